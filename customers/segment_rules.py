@@ -1,0 +1,270 @@
+"""The rule language of behavioural segments: validation and compilation to one query.
+
+A rule set is a group: {"match": "all" | "any", "rules": [rule or group, ...]}. A rule is
+{"field": ..., "op": ..., "value": ...} with the extra keys its field takes:
+
+  recency_days      days since the last purchase (customers who never bought never match)
+  purchase_count    purchases, optionally within "window_days"
+  purchase_amount   money spent on purchases, optionally within "window_days"
+  event_count       events of "kind", optionally at "touchpoint" (id) and within "window_days"
+  client_type       client type slugs;  lifecycle_stage, service_class: their values
+  attribute         the customer attribute "key" (ops eq, ne, in, not_in, exists, gt, gte, lt, lte)
+
+Behavioural rules compile to `pk IN (SELECT customer_id FROM events ... GROUP BY customer_id
+HAVING ...)`, one aggregate pass over the events index instead of a subquery per customer. Where a
+customer with no events at all satisfies the rule (e.g. "fewer than 3 purchases"), it compiles to
+the complement, `pk NOT IN (... HAVING NOT ...)`, so the result is exact either way.
+"""
+
+import operator
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max, Q, Sum
+
+from .models import ClientType, Event, EventKind, LifecycleStage, ServiceClass, Touchpoint
+
+COMPARISONS = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
+MEMBERSHIP_OPS = ("eq", "ne", "in", "not_in")
+ATTRIBUTE_OPS = ("eq", "ne", "in", "not_in", "exists", "gt", "gte", "lt", "lte")
+RECENCY_OPS = ("lt", "lte", "gt", "gte")
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+MAX_DEPTH = 5
+MAX_RULES = 50
+
+BEHAVIOUR_FIELDS = ("recency_days", "purchase_count", "purchase_amount", "event_count")
+CHOICE_FIELDS = ("client_type", "lifecycle_stage", "service_class")
+FIELDS = (*BEHAVIOUR_FIELDS, *CHOICE_FIELDS, "attribute")
+
+
+class _Errors:
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.messages.append(f"{path}: {message}")
+
+
+def validate_rules(rules) -> dict:
+    """Return the rule set normalised, or raise ValidationError({"rules": [...]}) naming each
+    bad part by its path, e.g. "rules[1].value: must be a whole number of 0 or more"."""
+    errors = _Errors()
+    counter = [0]
+    normalised = _validate_group(rules, "rules", errors, depth=1, counter=counter)
+    if errors.messages:
+        raise ValidationError({"rules": errors.messages})
+    return normalised
+
+
+def _validate_group(group, path, errors, *, depth, counter):
+    if not isinstance(group, dict):
+        errors.add(path, 'must be an object like {"match": "all", "rules": [...]}')
+        return None
+    match = group.get("match", "all")
+    if match not in ("all", "any"):
+        errors.add(f"{path}.match", 'must be "all" or "any"')
+    children = group.get("rules")
+    if not isinstance(children, list) or not children:
+        errors.add(f"{path}.rules", "must be a non-empty list of rules")
+        return None
+    unknown = set(group) - {"match", "rules"}
+    if unknown:
+        errors.add(path, f"unknown keys {sorted(unknown)}; a group has only match and rules")
+    out = []
+    for i, child in enumerate(children):
+        child_path = f"{path}.rules[{i}]" if path != "rules" else f"rules[{i}]"
+        if isinstance(child, dict) and "rules" in child:
+            if depth >= MAX_DEPTH:
+                errors.add(child_path, f"groups nest at most {MAX_DEPTH} deep")
+                continue
+            out.append(_validate_group(child, child_path, errors, depth=depth + 1, counter=counter))
+        else:
+            counter[0] += 1
+            if counter[0] > MAX_RULES:
+                errors.add(child_path, f"a segment has at most {MAX_RULES} rules")
+                break
+            out.append(_validate_rule(child, child_path, errors))
+    return {"match": match, "rules": out}
+
+
+def _whole_number(value, path, errors, *, minimum=0):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        errors.add(path, f"must be a whole number of {minimum} or more")
+        return None
+    return value
+
+
+def _validate_rule(rule, path, errors):
+    if not isinstance(rule, dict):
+        errors.add(path, 'must be an object like {"field": ..., "op": ..., "value": ...}')
+        return None
+    field = rule.get("field")
+    if field not in FIELDS:
+        errors.add(f"{path}.field", f"must be one of {', '.join(FIELDS)}")
+        return None
+    op = rule.get("op")
+    allowed_ops = {
+        "recency_days": RECENCY_OPS,
+        "attribute": ATTRIBUTE_OPS,
+        **{f: MEMBERSHIP_OPS for f in CHOICE_FIELDS},
+    }.get(field, tuple(COMPARISONS))
+    if op not in allowed_ops:
+        errors.add(f"{path}.op", f"for {field} must be one of {', '.join(allowed_ops)}")
+        return None
+
+    allowed_keys = {"field", "op", "value"}
+    out = {"field": field, "op": op}
+    if field in ("purchase_count", "purchase_amount", "event_count"):
+        allowed_keys.add("window_days")
+        if rule.get("window_days") is not None:
+            out["window_days"] = _whole_number(rule["window_days"], f"{path}.window_days", errors, minimum=1)
+    if field == "event_count":
+        allowed_keys |= {"kind", "touchpoint"}
+        if rule.get("kind") not in EventKind.values:
+            errors.add(f"{path}.kind", f"must be one of {', '.join(EventKind.values)}")
+        out["kind"] = rule.get("kind")
+        if rule.get("touchpoint") is not None:
+            tp = rule["touchpoint"]
+            if isinstance(tp, bool) or not isinstance(tp, int):
+                errors.add(f"{path}.touchpoint", "must be a touchpoint id")
+            elif not Touchpoint.objects.filter(pk=tp).exists():
+                errors.add(f"{path}.touchpoint", f"no touchpoint with id {tp}")
+            out["touchpoint"] = tp
+    if field == "attribute":
+        allowed_keys.add("key")
+        key = rule.get("key")
+        if not isinstance(key, str) or not ATTRIBUTE_KEY.match(key):
+            errors.add(f"{path}.key", "must be an attribute name (letters, digits, _)")
+        out["key"] = key
+
+    unknown = set(rule) - allowed_keys
+    if unknown:
+        errors.add(path, f"unknown keys {sorted(unknown)} for field {field}")
+
+    value = rule.get("value")
+    value_path = f"{path}.value"
+    if field in ("recency_days", "purchase_count", "event_count"):
+        out["value"] = _whole_number(value, value_path, errors)
+    elif field == "purchase_amount":
+        try:
+            amount = Decimal(str(value)) if not isinstance(value, bool) and value is not None else None
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite() or amount < 0:
+            errors.add(value_path, "must be an amount of 0 or more")
+        else:
+            out["value"] = str(amount)
+    elif field in CHOICE_FIELDS:
+        out["value"] = _validate_choice_value(field, op, value, value_path, errors)
+    elif op == "exists":
+        if value not in (None, True):
+            errors.add(value_path, "takes no value for exists")
+    elif op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            errors.add(value_path, "must be a non-empty list")
+        out["value"] = value
+    elif op in ("gt", "gte", "lt", "lte"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            errors.add(value_path, "must be a number")
+        out["value"] = value
+    else:
+        if not isinstance(value, str | int | float | bool):
+            errors.add(value_path, "must be a string, number or true/false")
+        out["value"] = value
+    return out
+
+
+def _validate_choice_value(field, op, value, path, errors):
+    values = value if op in ("in", "not_in") else [value]
+    if not isinstance(values, list) or not values:
+        errors.add(path, "must be a non-empty list")
+        return value
+    if field == "client_type":
+        known = set(
+            ClientType.objects.filter(slug__in=[v for v in values if isinstance(v, str)]).values_list(
+                "slug", flat=True
+            )
+        )
+    else:
+        known = set((LifecycleStage if field == "lifecycle_stage" else ServiceClass).values)
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        errors.add(path, f"unknown {field.replace('_', ' ')} {', '.join(map(str, unknown))}")
+    return value
+
+
+# --- compilation -------------------------------------------------------------------------------
+
+
+def compile_rules(rules: dict, *, now: datetime) -> Q:
+    """A Q over Customer matching the (validated) rule set, as of `now`."""
+    children = [
+        compile_rules(child, now=now) if "rules" in child else _compile_rule(child, now=now)
+        for child in rules["rules"]
+    ]
+    combined = children[0]
+    for child in children[1:]:
+        combined = combined & child if rules["match"] == "all" else combined | child
+    return combined
+
+
+def _having_q(op: str, value) -> Q:
+    return ~Q(v=value) if op == "ne" else Q(**{f"v__{'exact' if op == 'eq' else op}": value})
+
+
+def _aggregate_rule(events, aggregate, op: str, value, zero) -> Q:
+    """Customers whose aggregate over `events` satisfies `op value`, counting 0 for no events."""
+    having = _having_q(op, value)
+    grouped = events.order_by().values("customer_id").annotate(v=aggregate)
+    if COMPARISONS[op](zero, value):
+        return ~Q(pk__in=grouped.filter(~having).values("customer_id"))
+    return Q(pk__in=grouped.filter(having).values("customer_id"))
+
+
+def _compile_rule(rule: dict, *, now: datetime) -> Q:
+    field, op, value = rule["field"], rule["op"], rule.get("value")
+    if field in BEHAVIOUR_FIELDS:
+        kind = rule.get("kind", EventKind.PURCHASE)
+        events = Event.objects.filter(kind=kind)
+        if rule.get("touchpoint") is not None:
+            events = events.filter(touchpoint_id=rule["touchpoint"])
+        if rule.get("window_days"):
+            events = events.filter(occurred_at__gte=now - timedelta(days=rule["window_days"]))
+        if field == "recency_days":
+            # "days since last purchase <op> N" is "last purchase <reversed op> now - N days".
+            reversed_op = {"lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}[op]
+            grouped = events.order_by().values("customer_id").annotate(v=Max("occurred_at"))
+            cutoff = now - timedelta(days=value)
+            return Q(pk__in=grouped.filter(_having_q(reversed_op, cutoff)).values("customer_id"))
+        if field == "purchase_amount":
+            return _aggregate_rule(events, Sum("amount"), op, Decimal(value), Decimal(0))
+        # Count an indexed non-null column, not the id: it keeps PostgreSQL's index-only scan.
+        return _aggregate_rule(events, Count("customer_id"), op, value, 0)
+
+    if field == "attribute":
+        lookup = f"attributes__{rule['key']}"
+        if op == "exists":
+            return Q(attributes__has_key=rule["key"])
+        if op in ("eq", "ne"):
+            equal = Q(**{lookup: value})
+            return equal if op == "eq" else ~equal | ~Q(attributes__has_key=rule["key"])
+        if op in ("in", "not_in"):
+            member = Q(**{f"{lookup}__in": value})
+            return member if op == "in" else ~member | ~Q(attributes__has_key=rule["key"])
+        return Q(**{f"{lookup}__{op}": value})
+
+    column = {"client_type": "client_type__slug"}.get(field, field)
+    values = value if op in ("in", "not_in") else [value]
+    member = Q(**{f"{column}__in": values})
+    if op in ("ne", "not_in") and field == "client_type":
+        return ~member | Q(client_type__isnull=True)
+    return member if op in ("eq", "in") else ~member

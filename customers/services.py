@@ -1,0 +1,211 @@
+"""Writes of the customers app. Every function is keyword-only, atomic, and validates before saving."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import (
+    ClientType,
+    Customer,
+    Event,
+    EventKind,
+    LifecycleStageChange,
+    Segment,
+    SegmentMembership,
+    SegmentSnapshot,
+    Touchpoint,
+)
+from .segment_rules import compile_rules
+
+CUSTOMER_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "company",
+    "external_id",
+    "client_type",
+    "lifecycle_stage",
+    "service_class",
+    "survey_consent",
+    "survey_consent_channel",
+    "language",
+    "attributes",
+)
+
+
+def _apply(instance, data: dict, fields: tuple[str, ...]):
+    for name in fields:
+        if name in data:
+            setattr(instance, name, data[name])
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+# --- reference data ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def client_type_save(*, client_type: ClientType | None = None, data: dict) -> ClientType:
+    return _apply(client_type or ClientType(), data, ("slug", "name", "guidance"))
+
+
+@transaction.atomic
+def touchpoint_save(*, touchpoint: Touchpoint | None = None, data: dict) -> Touchpoint:
+    fields = ("name", "kind", "journey_stage", "description", "is_active")
+    return _apply(touchpoint or Touchpoint(), data, fields)
+
+
+# --- customers -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_create(*, data: dict, by=None) -> Customer:
+    customer = _apply(Customer(), data, CUSTOMER_FIELDS)
+    # The customer's entry into the funnel is its first stage change.
+    _record_stage_change(customer, from_stage="", by=by, at=customer.lifecycle_stage_changed_at)
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, data: dict, by=None) -> Customer:
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    previous_stage = locked.lifecycle_stage
+    _apply(locked, data, CUSTOMER_FIELDS)
+    if locked.lifecycle_stage != previous_stage:
+        locked.lifecycle_stage_changed_at = timezone.now()
+        locked.save(update_fields=["lifecycle_stage_changed_at"])
+        _record_stage_change(locked, from_stage=previous_stage, by=by)
+    return locked
+
+
+def customer_change_stage(*, customer: Customer, stage: str, by=None) -> Customer:
+    return customer_update(customer=customer, data={"lifecycle_stage": stage}, by=by)
+
+
+def _record_stage_change(customer: Customer, *, from_stage: str, by=None, at=None) -> None:
+    at = at or timezone.now()
+    change = LifecycleStageChange.objects.create(
+        customer=customer,
+        from_stage=from_stage,
+        to_stage=customer.lifecycle_stage,
+        changed_at=at,
+        changed_by=by if by is not None and by.is_authenticated else None,
+    )
+    Event.objects.create(
+        customer=customer,
+        kind=EventKind.STAGE_CHANGED,
+        occurred_at=at,
+        data={"from": from_stage, "to": customer.lifecycle_stage},
+        external_id=f"stage-change:{change.pk}",
+    )
+
+
+# --- events ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    created: list[Event] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@transaction.atomic
+def events_record(*, events: list[Event], batch_size: int = 2000) -> IngestResult:
+    """Store already-validated events (see customers.event_ingest), all or none.
+
+    An event whose external_id is already stored is a resend and is skipped, so a client that
+    retries a batch after a timeout does not double-count purchases.
+    """
+    keyed = [e.external_id for e in events if e.external_id]
+    existing = set()
+    for start in range(0, len(keyed), 900):  # SQLite caps the number of query parameters
+        chunk = keyed[start : start + 900]
+        existing.update(Event.objects.filter(external_id__in=chunk).values_list("external_id", flat=True))
+    fresh = [e for e in events if not e.external_id or e.external_id not in existing]
+    created = Event.objects.bulk_create(fresh, batch_size=batch_size)
+    return IngestResult(created=created, duplicates=len(events) - len(fresh))
+
+
+def event_record(
+    *,
+    customer: Customer,
+    kind: str,
+    occurred_at: datetime | None = None,
+    touchpoint: Touchpoint | None = None,
+    amount=None,
+    data: dict | None = None,
+    external_id: str | None = None,
+) -> Event:
+    """Record one event; with an external_id, recording it again returns the stored one.
+
+    Other apps call this to put their happenings on the customer's timeline (the spine).
+    """
+    with transaction.atomic():
+        if external_id:
+            stored = Event.objects.filter(external_id=external_id).first()
+            if stored:
+                return stored
+        event = Event(
+            customer=customer,
+            kind=kind,
+            occurred_at=occurred_at or timezone.now(),
+            touchpoint=touchpoint,
+            amount=amount,
+            data=data or {},
+            external_id=external_id or None,
+        )
+        event.full_clean()
+        event.save()
+        return event
+
+
+# --- segments ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def segment_save(*, segment: Segment | None = None, data: dict) -> Segment:
+    segment = _apply(segment or Segment(), data, ("name", "description", "rules", "is_active"))
+    segment_request_refresh(segment=segment)
+    return segment
+
+
+def segment_request_refresh(*, segment: Segment) -> None:
+    """Recompute membership in the worker once the current transaction has committed."""
+    from .tasks import segment_refresh_task
+
+    transaction.on_commit(lambda: segment_refresh_task.delay(segment.pk))
+
+
+@transaction.atomic
+def segment_refresh(*, segment_id: int, now: datetime | None = None) -> SegmentSnapshot:
+    """Bring membership in line with the rules in three set-based statements, and log the size.
+
+    Members who still match keep their row (and their added_at); the lock on the segment row
+    makes concurrent refreshes of one segment take turns instead of racing.
+    """
+    now = now or timezone.now()
+    segment = Segment.objects.select_for_update().get(pk=segment_id)
+    matching = Customer.objects.filter(compile_rules(segment.rules, now=now)).order_by().values("pk")
+
+    removed, _ = SegmentMembership.objects.filter(segment=segment).exclude(customer_id__in=matching).delete()
+    table = SegmentMembership._meta.db_table
+    matching_sql, params = matching.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (segment_id, customer_id, added_at) "  # noqa: S608
+            f"SELECT %s, m.id, %s FROM ({matching_sql}) m "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} x "
+            f"WHERE x.segment_id = %s AND x.customer_id = m.id)",
+            [segment.pk, now, *params, segment.pk],
+        )
+        added = max(cursor.rowcount, 0)
+
+    segment.member_count = SegmentMembership.objects.filter(segment=segment).count()
+    segment.refreshed_at = now
+    segment.save(update_fields=["member_count", "refreshed_at"])
+    return SegmentSnapshot.objects.create(
+        segment=segment, computed_at=now, member_count=segment.member_count, added=added, removed=removed
+    )
