@@ -98,8 +98,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("OPTIONS", {}).update(
         {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 20}
     )
-    # A file (not :memory:) so the worker process of tests/integration/ can open the test database.
-    _db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file (not :memory:) so the worker process of tests/integration/ can open the test database;
+    # named after the main file so two checkouts (or two DATABASE_URLs) never share one.
+    _main = Path(_db["NAME"])
+    _db["TEST"] = {"NAME": str(_main.with_name(f"{_main.stem}-test{_main.suffix}"))}
 else:
     _db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     _db["CONN_HEALTH_CHECKS"] = True
