@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .models import (
@@ -62,27 +63,34 @@ def touchpoint_save(*, touchpoint: Touchpoint | None = None, data: dict) -> Touc
 
 
 @transaction.atomic
-def customer_create(*, data: dict, by=None) -> Customer:
-    customer = _apply(Customer(), data, CUSTOMER_FIELDS)
+def customer_create(
+    *, data: dict, by=None, customer: Customer | None = None, at: datetime | None = None
+) -> Customer:
+    """Create a customer (into `customer`, an unsaved instance, when the admin form made one);
+    `at` is when they entered their first stage, for history imported from elsewhere."""
+    customer = customer or Customer()
+    customer.lifecycle_stage_changed_at = at or timezone.now()
+    customer = _apply(customer, data, CUSTOMER_FIELDS)
     # The customer's entry into the funnel is its first stage change.
     _record_stage_change(customer, from_stage="", by=by, at=customer.lifecycle_stage_changed_at)
     return customer
 
 
 @transaction.atomic
-def customer_update(*, customer: Customer, data: dict, by=None) -> Customer:
+def customer_update(*, customer: Customer, data: dict, by=None, at: datetime | None = None) -> Customer:
+    """Update a customer; a change of lifecycle stage is recorded (at `at`, default now)."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     previous_stage = locked.lifecycle_stage
     _apply(locked, data, CUSTOMER_FIELDS)
     if locked.lifecycle_stage != previous_stage:
-        locked.lifecycle_stage_changed_at = timezone.now()
+        locked.lifecycle_stage_changed_at = at or timezone.now()
         locked.save(update_fields=["lifecycle_stage_changed_at"])
-        _record_stage_change(locked, from_stage=previous_stage, by=by)
+        _record_stage_change(locked, from_stage=previous_stage, by=by, at=locked.lifecycle_stage_changed_at)
     return locked
 
 
-def customer_change_stage(*, customer: Customer, stage: str, by=None) -> Customer:
-    return customer_update(customer=customer, data={"lifecycle_stage": stage}, by=by)
+def customer_change_stage(*, customer: Customer, stage: str, by=None, at: datetime | None = None) -> Customer:
+    return customer_update(customer=customer, data={"lifecycle_stage": stage}, by=by, at=at)
 
 
 def _record_stage_change(customer: Customer, *, from_stage: str, by=None, at=None) -> None:
@@ -127,6 +135,14 @@ def events_record(*, events: list[Event], batch_size: int = 2000) -> IngestResul
     fresh = [e for e in events if not e.external_id or e.external_id not in existing]
     created = Event.objects.bulk_create(fresh, batch_size=batch_size)
     return IngestResult(created=created, duplicates=len(events) - len(fresh))
+
+
+@transaction.atomic
+def event_save(*, event: Event) -> Event:
+    """Store or correct one event typed in by staff."""
+    event.full_clean()
+    event.save()
+    return event
 
 
 def event_record(
@@ -189,16 +205,18 @@ def segment_refresh(*, segment_id: int, now: datetime | None = None) -> SegmentS
     now = now or timezone.now()
     segment = Segment.objects.select_for_update().get(pk=segment_id)
     matching = Customer.objects.filter(compile_rules(segment.rules, now=now)).order_by().values("pk")
+    # Aliased, because databases name a qualified column differently inside a derived table.
+    matching_ids = matching.values(member_id=F("pk"))
 
     removed, _ = SegmentMembership.objects.filter(segment=segment).exclude(customer_id__in=matching).delete()
     table = SegmentMembership._meta.db_table
-    matching_sql, params = matching.query.sql_with_params()
+    matching_sql, params = matching_ids.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (segment_id, customer_id, added_at) "  # noqa: S608
-            f"SELECT %s, m.id, %s FROM ({matching_sql}) m "
+            f"SELECT %s, m.member_id, %s FROM ({matching_sql}) m "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} x "
-            f"WHERE x.segment_id = %s AND x.customer_id = m.id)",
+            f"WHERE x.segment_id = %s AND x.customer_id = m.member_id)",
             [segment.pk, now, *params, segment.pk],
         )
         added = max(cursor.rowcount, 0)
