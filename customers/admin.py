@@ -1,16 +1,27 @@
 """The staff UI for customers: what a support agent or CX lead opens without training."""
 
+import json
+
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.forms.fields import InvalidJSONInput
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from . import selectors, services
 from .models import ClientType, Customer, Event, LifecycleStageChange, Segment, Touchpoint
 
 TIMELINE_LENGTH = 50
 HISTORY_LENGTH = 20
+
+
+def _event_details(event: Event) -> str:
+    if event.kind == "stage_changed":
+        return f"{event.data.get('from') or 'entered'} → {event.data.get('to')}"
+    return ", ".join(f"{k}: {v}" for k, v in event.data.items())
 
 
 def _changelist_url(model, **params) -> str:
@@ -81,7 +92,7 @@ class StageChangeInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "phone", "company", "client_type", "lifecycle_stage", "service_class"]
+    list_display = ["name", "email", "phone", "client_type", "lifecycle_stage", "service_class"]
     list_filter = ["lifecycle_stage", "client_type", "service_class", "survey_consent", SegmentFilter]
     list_select_related = ["client_type"]
     search_fields = ["name", "email", "phone", "external_id", "company"]
@@ -123,7 +134,7 @@ class CustomerAdmin(admin.ModelAdmin):
                     e.get_kind_display(),
                     e.touchpoint or "",
                     e.amount if e.amount is not None else "",
-                    ", ".join(f"{k}: {v}" for k, v in e.data.items()),
+                    _event_details(e),
                 )
                 for e in events
             ),
@@ -143,10 +154,6 @@ class CustomerAdmin(admin.ModelAdmin):
         else:
             services.customer_create(customer=obj, data=form.cleaned_data, by=request.user)
 
-    def save_related(self, request, form, formsets, change):
-        # Nothing editable is related; the stage history inline is written by the service.
-        pass
-
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
@@ -164,8 +171,41 @@ class EventAdmin(admin.ModelAdmin):
         services.event_save(event=obj)
 
 
+class PrettyJSONField(forms.JSONField):
+    """Shows stored JSON indented, so a CX lead can read and edit nested rules."""
+
+    def prepare_value(self, value):
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class SegmentForm(forms.ModelForm):
+    rules = PrettyJSONField(
+        widget=forms.Textarea(
+            attrs={"rows": 18, "cols": 80, "spellcheck": "false", "class": "vLargeTextField"}
+        ),
+        # A constant string of our own, so marking it safe is safe.
+        help_text=mark_safe(  # noqa: S308
+            'A group is {"match": "all" or "any", "rules": [...]}; groups nest. Each rule is '
+            '{"field", "op", "value"} plus what its field needs:<br>'
+            "<b>recency_days</b> (days since last purchase; lt, lte, gt, gte) · "
+            "<b>purchase_count</b>, <b>purchase_amount</b> (optional window_days; "
+            "eq, ne, lt, lte, gt, gte) · "
+            "<b>event_count</b> (kind, optional touchpoint id and window_days) · "
+            "<b>client_type</b> (slugs), <b>lifecycle_stage</b>, <b>service_class</b> (eq, ne, in, not_in) · "
+            "<b>attribute</b> (key; eq, ne, in, not_in, exists, gt, gte, lt, lte)."
+        ),
+    )
+
+    class Meta:
+        model = Segment
+        fields = ["name", "description", "rules", "is_active"]
+
+
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentForm
     list_display = ["name", "member_count", "members_link", "refreshed_at", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "description"]

@@ -146,7 +146,7 @@ class LifecycleStageChange(models.Model):
         indexes = [models.Index(fields=["to_stage", "changed_at"])]
 
     def __str__(self):
-        return f"{self.from_stage or '-'} -> {self.to_stage}"
+        return f"{self.from_stage} → {self.to_stage}" if self.from_stage else f"entered at {self.to_stage}"
 
 
 class EventKind(models.TextChoices):

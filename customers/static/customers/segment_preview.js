@@ -14,8 +14,10 @@
   result.id = "segment-preview-result";
   result.setAttribute("aria-live", "polite");
   result.style.marginTop = "0.5em";
-  field.insertAdjacentElement("afterend", result);
-  field.insertAdjacentElement("afterend", button);
+  const panel = document.createElement("div");
+  panel.style.marginTop = "0.5em";
+  panel.append(button, result);
+  (field.closest(".form-row") || field.parentElement).appendChild(panel);
 
   function csrfToken() {
     const input = document.querySelector("input[name=csrfmiddlewaretoken]");
