@@ -12,6 +12,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from . import selectors, services
+from .admin_csv import CsvImportExportAdminMixin
 from .models import ClientType, Customer, Event, LifecycleStageChange, Segment, Touchpoint
 
 TIMELINE_LENGTH = 50
@@ -91,7 +92,7 @@ class StageChangeInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(CsvImportExportAdminMixin, admin.ModelAdmin):
     list_display = ["name", "email", "phone", "client_type", "lifecycle_stage", "service_class"]
     list_filter = ["lifecycle_stage", "client_type", "service_class", "survey_consent", SegmentFilter]
     list_select_related = ["client_type"]
@@ -156,7 +157,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(CsvImportExportAdminMixin, admin.ModelAdmin):
     list_display = ["occurred_at", "customer", "kind", "touchpoint", "amount"]
     list_filter = ["kind", "touchpoint", "occurred_at"]
     list_select_related = ["customer", "touchpoint"]

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from cxplatform.api import router
 
 from . import selectors, services
+from .api_csv import CustomerCsvMixin, EventCsvMixin
 from .event_ingest import EventBatchInvalid, parse_events
 from .filters import ClientTypeFilter, CustomerFilter, EventFilter, SegmentFilter, TouchpointFilter
 from .models import ClientType, Customer, Event, Segment, SegmentSnapshot, Touchpoint
@@ -151,7 +152,7 @@ class TouchpointViewSet(ServiceWritesMixin, viewsets.ModelViewSet):
     instance_kwarg = "touchpoint"
 
 
-class CustomerViewSet(viewsets.ModelViewSet):
+class CustomerViewSet(CustomerCsvMixin, viewsets.ModelViewSet):
     queryset = selectors.customer_list()
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
@@ -177,6 +178,7 @@ class CustomerViewSet(viewsets.ModelViewSet):
 
 
 class EventViewSet(
+    EventCsvMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,

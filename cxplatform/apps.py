@@ -17,4 +17,10 @@ class CxPlatformConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self):
+        from axes.signals import user_locked_out
+
+        from .api import raise_lockout_on_api_login
+
         post_migrate.connect(_sync_roles_after_last_app, dispatch_uid="cxplatform.sync_roles")
+        # An API login that axes locks out answers 429 JSON rather than "Unable to log in".
+        user_locked_out.connect(raise_lockout_on_api_login, dispatch_uid="cxplatform.api_lockout")

@@ -14,8 +14,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-# Real environment variables win over the file: CI and production never depend on it.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Real environment variables win over the file (even when set empty): CI and production never
+# depend on it. ENV_FILE names another file (or /dev/null for none), e.g. for a subprocess in a test.
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -176,7 +177,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "cxplatform.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "cxplatform.api.FilterBackend",  # django-filter's, strict about true/false
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
@@ -193,6 +194,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One choice set used by two fields (a customer's stage, a touchpoint's journey stage) gets one
+    # name; without it spectacular warns and `check --deploy` is not clean.
+    "ENUM_NAME_OVERRIDES": {"LifecycleStageEnum": "customers.models.LifecycleStage"},
 }
 
 # --- Production hardening (all on unless DEBUG; each can be turned off behind a proxy) ------

@@ -2,11 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import ObtainAuthToken
 
 import customers.api  # noqa: F401  (registers the customers endpoints on the router)
 
-from .api import router
+from .api import TokenLoginView, router
 
 admin.site.site_header = "cxplatform"
 admin.site.site_title = "cxplatform"
@@ -15,7 +14,7 @@ admin.site.index_title = "Customer experience"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("api/auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("api/auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(router.urls)),

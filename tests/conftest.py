@@ -14,6 +14,12 @@ def _celery_runs_inline(settings):
     celery_app.conf.task_always_eager = False
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # make_user hashes a password per test; PBKDF2's real cost would make the role matrices slow.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: str | None = None, *, username: str | None = None, superuser: bool = False) -> User:

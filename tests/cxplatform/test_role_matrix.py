@@ -1,0 +1,231 @@
+"""The roles of DESIGN.md, enforced on every endpoint of the customers API.
+
+One table of expectations per role: for each endpoint, the actions that succeed. Every other action
+of that endpoint must be refused with a 403 and change nothing. Requests carry valid payloads, so
+"allowed" means a 2xx and never a 400 that would hide a missing permission.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+import cxplatform.urls  # noqa: F401  (registers every app's endpoints on the router)
+from customers.models import ClientType, Customer, Event, Segment, SegmentMembership, Touchpoint
+from cxplatform.api import router
+from cxplatform.roles import ADMIN, CX_LEAD, EXECUTIVE, SUPPORT
+from tests.factories import CustomerFactory, EventFactory, SegmentFactory, TouchpointFactory
+
+pytestmark = pytest.mark.django_db
+
+CRUD = ("list", "retrieve", "create", "update", "partial_update", "delete")
+# What each endpoint offers. The event stream is append-only through the API: no update.
+ENDPOINT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "customers": (*CRUD, "timeline", "import", "export"),
+    "events": ("list", "retrieve", "create", "delete", "import", "export"),
+    "segments": (*CRUD, "members", "history", "preview", "refresh"),
+    "touchpoints": CRUD,
+    "client-types": CRUD,
+}
+READ = {"list", "retrieve"}
+SEGMENT_READS = READ | {"members", "history", "preview"}
+
+
+def everything() -> dict[str, set[str]]:
+    return {endpoint: set(actions) for endpoint, actions in ENDPOINT_ACTIONS.items()}
+
+
+ALLOWED: dict[str, dict[str, set[str]]] = {
+    SUPPORT: {
+        "customers": READ | {"create", "timeline", "export"},
+        "events": READ | {"create", "import", "export"},
+        "segments": SEGMENT_READS,
+        "touchpoints": READ,
+        "client-types": READ,
+    },
+    CX_LEAD: everything(),
+    EXECUTIVE: {
+        "customers": READ | {"timeline", "export"},
+        "events": READ | {"export"},
+        "segments": SEGMENT_READS,
+        "touchpoints": READ,
+        "client-types": READ,
+    },
+    ADMIN: everything(),
+}
+
+ALL_CALLS = [(endpoint, action) for endpoint, actions in ENDPOINT_ACTIONS.items() for action in actions]
+RULES = {"match": "all", "rules": [{"field": "purchase_count", "op": "gte", "value": 1}]}
+
+
+@dataclass
+class Objects:
+    """One existing row per endpoint, each free to be deleted (nothing protects it)."""
+
+    customer: Customer
+    event: Event
+    segment: Segment
+    touchpoint: Touchpoint
+    client_type: ClientType
+
+    def pk(self, endpoint: str) -> int:
+        return getattr(self, endpoint.rstrip("s").replace("-", "_")).pk
+
+
+@pytest.fixture
+def objects(db) -> Objects:
+    customer = CustomerFactory(name="Anna Smirnova")
+    segment = SegmentFactory(rules=RULES)
+    SegmentMembership.objects.create(segment=segment, customer=customer)
+    return Objects(
+        customer=customer,
+        event=EventFactory(customer=customer),
+        segment=segment,
+        touchpoint=TouchpointFactory(),
+        client_type=ClientType.objects.create(slug="chatty", name="Chatty"),
+    )
+
+
+def create_payload(endpoint: str, objs: Objects) -> dict[str, Any]:
+    return {
+        "customers": {"name": "Olga Petrova", "email": "olga@example.com", "client_type": "loyal"},
+        "events": {"customer": objs.customer.pk, "kind": "purchase", "amount": "19.90"},
+        "segments": {"name": "Buyers", "rules": RULES},
+        "touchpoints": {"name": "Flagship store", "kind": "store", "journey_stage": "purchase"},
+        "client-types": {"slug": "quiet", "name": "Quiet", "guidance": "Rarely writes; call instead."},
+    }[endpoint]
+
+
+def request(client: APIClient, endpoint: str, action: str, objs: Objects):
+    """Make the call for one (endpoint, action) with a valid payload; return the response."""
+    base = f"/api/{endpoint}/"
+    detail = f"{base}{objs.pk(endpoint)}/"
+    if action == "list":
+        return client.get(base)
+    if action == "retrieve":
+        return client.get(detail)
+    if action == "create":
+        return client.post(base, create_payload(endpoint, objs), format="json")
+    if action == "update":
+        return client.put(detail, create_payload(endpoint, objs), format="json")
+    if action == "partial_update":
+        return client.patch(detail, {"name": "Renamed"}, format="json")
+    if action == "delete":
+        return client.delete(detail)
+    if action in ("timeline", "members", "history"):
+        return client.get(f"{detail}{action}/")
+    if action == "preview":
+        return client.post(f"{base}preview/", {"rules": RULES}, format="json")
+    if action == "refresh":
+        return client.post(f"{detail}refresh/")
+    if action == "import":
+        content = {
+            "customers": "external_id,name\nCSV-1,Olga Petrova\n",
+            "events": f"customer_external_id,kind,external_id\n{objs.customer.external_id},visit,csv-1\n",
+        }[endpoint]
+        upload = SimpleUploadedFile("import.csv", content.encode(), content_type="text/csv")
+        return client.post(f"{base}import/", {"file": upload}, format="multipart")
+    if action == "export":
+        return client.get(f"{base}export/")
+    raise AssertionError(f"no request defined for {endpoint} {action}")
+
+
+def database_state() -> dict[str, list[dict]]:
+    models = (Customer, Event, Segment, SegmentMembership, Touchpoint, ClientType)
+    return {model.__name__: list(model.objects.order_by("pk").values()) for model in models}
+
+
+def token_client(user: User) -> APIClient:
+    """A client authenticating as integrations do: the Authorization header, no session."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+MATRIX = [
+    pytest.param(role, endpoint, action, action in ALLOWED[role][endpoint], id=f"{role}-{endpoint}-{action}")
+    for role in ALLOWED
+    for endpoint, action in ALL_CALLS
+]
+
+
+@pytest.mark.parametrize(("role", "endpoint", "action", "allowed"), MATRIX)
+def test_role_matrix(make_user, objects, role, endpoint, action, allowed):
+    client = token_client(make_user(role))
+    before = database_state()
+
+    response = request(client, endpoint, action, objects)
+
+    if allowed:
+        assert 200 <= response.status_code < 300, (response.status_code, response.content)
+    else:
+        assert response.status_code == 403, (response.status_code, response.content)
+        assert "detail" in response.json()
+        assert database_state() == before, "a refused request changed data"
+
+
+def test_matrix_covers_every_role_and_endpoint():
+    # A new endpoint or role must be added to the table, not silently skipped.
+    assert set(ALLOWED) == {SUPPORT, CX_LEAD, EXECUTIVE, ADMIN}
+    for role, endpoints in ALLOWED.items():
+        assert set(endpoints) == set(ENDPOINT_ACTIONS), role
+        for endpoint, actions in endpoints.items():
+            assert actions <= set(ENDPOINT_ACTIONS[endpoint]), (role, endpoint)
+
+
+def test_matrix_covers_every_customers_endpoint_and_action():
+    # An endpoint or extra action added to the customers API fails here until the table has it.
+    offered = {}
+    for prefix, viewset, _ in router.registry:
+        if viewset.queryset.model._meta.app_label == "customers":
+            standard = [name for name in CRUD if hasattr(viewset, name.replace("delete", "destroy"))]
+            offered[prefix] = {*standard, *(action.url_path for action in viewset.get_extra_actions())}
+    assert offered == {endpoint: set(actions) for endpoint, actions in ENDPOINT_ACTIONS.items()}
+
+
+@pytest.mark.parametrize(("endpoint", "action"), ALL_CALLS, ids=[f"{e}-{a}" for e, a in ALL_CALLS])
+def test_anonymous_gets_401_everywhere(objects, endpoint, action):
+    response = request(APIClient(), endpoint, action, objects)
+    assert response.status_code == 401, (response.status_code, response.content)
+    assert response["WWW-Authenticate"] == "Token"
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(("endpoint", "action"), ALL_CALLS, ids=[f"{e}-{a}" for e, a in ALL_CALLS])
+def test_user_without_a_role_gets_403_everywhere(make_user, objects, endpoint, action):
+    response = request(token_client(make_user(None)), endpoint, action, objects)
+    assert response.status_code == 403, (response.status_code, response.content)
+
+
+def test_a_bad_token_is_401(objects):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert client.get("/api/customers/").status_code == 401
+
+
+def test_token_from_login_carries_the_role(make_user, objects):
+    make_user(SUPPORT)
+    login = APIClient().post(
+        "/api/auth/token/", {"username": "support", "password": "correct-horse-battery"}, format="json"
+    )
+    assert login.status_code == 200, login.content
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {login.json()['token']}")
+
+    assert client.get("/api/customers/").json()["count"] == 1
+    created = client.post("/api/customers/", {"name": "Pavel"}, format="json")
+    assert created.status_code == 201, created.content
+    assert client.delete(f"/api/customers/{created.json()['id']}/").status_code == 403
+    assert Customer.objects.filter(name="Pavel").exists()
+
+
+def test_events_cannot_be_edited_through_the_api(make_user, objects):
+    # Even the Admin role: the stream records what happened; corrections go through the admin.
+    client = token_client(make_user(ADMIN))
+    url = f"/api/events/{objects.event.pk}/"
+    assert client.patch(url, {"kind": "visit"}, format="json").status_code == 405
+    assert client.put(url, {"kind": "visit"}, format="json").status_code == 405
