@@ -142,6 +142,9 @@ class ClientTypeViewSet(ServiceWritesMixin, viewsets.ModelViewSet):
     save_service = services.client_type_save
     instance_kwarg = "client_type"
 
+    def perform_destroy(self, instance):
+        services.client_type_delete(client_type=instance)
+
 
 class TouchpointViewSet(ServiceWritesMixin, viewsets.ModelViewSet):
     queryset = Touchpoint.objects.all()
@@ -214,13 +217,12 @@ class EventViewSet(
         result = services.events_record(events=events)
         if many:
             return Response(
-                {"created": len(result.created), "duplicates": result.duplicates},
-                status=status.HTTP_201_CREATED,
+                {"created": result.created, "duplicates": result.duplicates}, status=status.HTTP_201_CREATED
             )
         if result.duplicates:  # a resend of an event already stored: answer with the stored one
             stored = Event.objects.get(external_id=events[0].external_id)
             return Response(EventSerializer(stored).data, status=status.HTTP_200_OK)
-        return Response(EventSerializer(result.created[0]).data, status=status.HTTP_201_CREATED)
+        return Response(EventSerializer(events[0]).data, status=status.HTTP_201_CREATED)
 
 
 class SegmentViewSet(ServiceWritesMixin, viewsets.ModelViewSet):

@@ -150,7 +150,7 @@ def load(seed: int = 2026) -> str:
             data={"name": name, "description": description, "rules": rules},
         )
         services.segment_refresh(segment_id=segment.pk)
-    return f"Loaded {CUSTOMERS} demo customers, {len(result.created)} events and {len(SEGMENTS)} segments."
+    return f"Loaded {CUSTOMERS} demo customers, {result.created} events and {len(SEGMENTS)} segments."
 
 
 def _customer_with_history(n, rng, now, client_type, stage, touchpoints) -> list[dict]:

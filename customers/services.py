@@ -1,8 +1,11 @@
 """Writes of the customers app. Every function is keyword-only, atomic, and validates before saving."""
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -51,6 +54,17 @@ def _apply(instance, data: dict, fields: tuple[str, ...]):
 @transaction.atomic
 def client_type_save(*, client_type: ClientType | None = None, data: dict) -> ClientType:
     return _apply(client_type or ClientType(), data, ("slug", "name", "guidance"))
+
+
+@transaction.atomic
+def client_type_delete(*, client_type: ClientType) -> None:
+    """Delete a type of the CX lead's own; one still given to customers raises ProtectedError."""
+    if client_type.is_builtin:
+        # The five types of the method are what staff are trained on; their guidance is editable.
+        raise ValidationError(
+            {"slug": "A built-in client type cannot be deleted; edit its guidance instead."}
+        )
+    client_type.delete()
 
 
 @transaction.atomic
@@ -116,8 +130,14 @@ def _record_stage_change(customer: Customer, *, from_stage: str, by=None, at=Non
 
 @dataclass
 class IngestResult:
-    created: list[Event] = field(default_factory=list)
+    created: int = 0
     duplicates: int = 0
+
+
+# Above this many events PostgreSQL takes them by COPY (~4x bulk INSERT); smaller batches use
+# bulk_create, which also sets each Event's pk (the single-event API answer needs it).
+COPY_THRESHOLD = 1000
+EVENT_COPY_COLUMNS = ("customer_id", "kind", "occurred_at", "touchpoint_id", "amount", "data", "external_id")
 
 
 @transaction.atomic
@@ -133,8 +153,31 @@ def events_record(*, events: list[Event], batch_size: int = 2000) -> IngestResul
         chunk = keyed[start : start + 900]
         existing.update(Event.objects.filter(external_id__in=chunk).values_list("external_id", flat=True))
     fresh = [e for e in events if not e.external_id or e.external_id not in existing]
-    created = Event.objects.bulk_create(fresh, batch_size=batch_size)
-    return IngestResult(created=created, duplicates=len(events) - len(fresh))
+    if connection.vendor == "postgresql" and len(fresh) >= COPY_THRESHOLD:
+        _copy_events(fresh)
+    else:
+        Event.objects.bulk_create(fresh, batch_size=batch_size)
+    return IngestResult(created=len(fresh), duplicates=len(events) - len(fresh))
+
+
+def _copy_events(events: list[Event]) -> None:
+    recorded_at = timezone.now()
+    columns = ", ".join((*EVENT_COPY_COLUMNS, "recorded_at"))
+    copy_sql = f"COPY {Event._meta.db_table} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+        for e in events:
+            copy.write_row(
+                (
+                    e.customer_id,
+                    e.kind,
+                    e.occurred_at,
+                    e.touchpoint_id,
+                    e.amount,
+                    json.dumps(e.data, cls=DjangoJSONEncoder),
+                    e.external_id,
+                    recorded_at,
+                )
+            )
 
 
 @transaction.atomic
@@ -197,33 +240,47 @@ def segment_request_refresh(*, segment: Segment) -> None:
 
 @transaction.atomic
 def segment_refresh(*, segment_id: int, now: datetime | None = None) -> SegmentSnapshot:
-    """Bring membership in line with the rules in three set-based statements, and log the size.
+    """Bring membership in line with the rules, set-based, and log the size.
 
-    Members who still match keep their row (and their added_at); the lock on the segment row
-    makes concurrent refreshes of one segment take turns instead of racing.
+    The matching customers are computed once into a temporary table (the rules' query is the
+    expensive part), then members who no longer match are deleted and new ones inserted from it.
+    Members who still match keep their row and their added_at; the lock on the segment row makes
+    concurrent refreshes of one segment take turns instead of racing.
     """
     now = now or timezone.now()
     segment = Segment.objects.select_for_update().get(pk=segment_id)
-    matching = Customer.objects.filter(compile_rules(segment.rules, now=now)).order_by().values("pk")
     # Aliased, because databases name a qualified column differently inside a derived table.
-    matching_ids = matching.values(member_id=F("pk"))
-
-    removed, _ = SegmentMembership.objects.filter(segment=segment).exclude(customer_id__in=matching).delete()
-    table = SegmentMembership._meta.db_table
-    matching_sql, params = matching_ids.query.sql_with_params()
+    matching = (
+        Customer.objects.filter(compile_rules(segment.rules, now=now)).order_by().values(member_id=F("pk"))
+    )
+    matching_sql, params = matching.query.sql_with_params()
+    members = SegmentMembership._meta.db_table
+    scratch = f"segment_refresh_{segment.pk}"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (segment_id, customer_id, added_at) "  # noqa: S608
-            f"SELECT %s, m.member_id, %s FROM ({matching_sql}) m "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} x "
-            f"WHERE x.segment_id = %s AND x.customer_id = m.member_id)",
-            [segment.pk, now, *params, segment.pk],
-        )
-        added = max(cursor.rowcount, 0)
+        cursor.execute(f"CREATE TEMPORARY TABLE {scratch} AS {matching_sql}", params)
+        try:
+            cursor.execute(f"SELECT COUNT(*) FROM {scratch}")  # noqa: S608
+            member_count = cursor.fetchone()[0]
+            cursor.execute(
+                f"DELETE FROM {members} WHERE segment_id = %s AND NOT EXISTS "  # noqa: S608
+                f"(SELECT 1 FROM {scratch} m WHERE m.member_id = {members}.customer_id)",
+                [segment.pk],
+            )
+            removed = max(cursor.rowcount, 0)
+            cursor.execute(
+                f"INSERT INTO {members} (segment_id, customer_id, added_at) "  # noqa: S608
+                # "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT.
+                f"SELECT %s, m.member_id, %s FROM {scratch} m WHERE true "
+                f"ON CONFLICT (segment_id, customer_id) DO NOTHING",
+                [segment.pk, now],
+            )
+            added = max(cursor.rowcount, 0)
+        finally:
+            cursor.execute(f"DROP TABLE {scratch}")
 
-    segment.member_count = SegmentMembership.objects.filter(segment=segment).count()
+    segment.member_count = member_count
     segment.refreshed_at = now
     segment.save(update_fields=["member_count", "refreshed_at"])
     return SegmentSnapshot.objects.create(
-        segment=segment, computed_at=now, member_count=segment.member_count, added=added, removed=removed
+        segment=segment, computed_at=now, member_count=member_count, added=added, removed=removed
     )

@@ -70,7 +70,7 @@ def events_import_csv(*, file: IO | bytes | str, dry_run: bool = False, by=None)
         report.created = len(events) - report.duplicates
     elif events:
         result = services.events_record(events=events)
-        report.created, report.duplicates = len(result.created), result.duplicates
+        report.created, report.duplicates = result.created, result.duplicates
     return report
 
 

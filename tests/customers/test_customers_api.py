@@ -123,3 +123,13 @@ def test_builtin_client_types_exist_and_a_lead_can_add_one(lead_api):
         format="json",
     )
     assert response.status_code == 201 and response.json()["is_builtin"] is False
+
+
+def test_builtin_client_types_cannot_be_deleted_through_the_api(lead_api):
+    loyal = lead_api.get("/api/client-types/?search=loyal").json()["results"][0]
+    response = lead_api.delete(f"/api/client-types/{loyal['id']}/")
+    assert response.status_code == 400 and "built-in" in response.json()["slug"][0]
+    custom = lead_api.post("/api/client-types/", {"slug": "vip", "name": "VIP"}, format="json").json()
+    CustomerFactory(client_type_id=custom["id"])
+    in_use = lead_api.delete(f"/api/client-types/{custom['id']}/")
+    assert in_use.status_code == 409 and "customers" in in_use.json()["detail"]

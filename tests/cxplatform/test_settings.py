@@ -12,6 +12,7 @@ from django.conf import settings
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 
+from customers.models import ClientType
 from cxplatform.roles import CX_LEAD
 from tests.factories import CustomerFactory, EventFactory, TouchpointFactory
 
@@ -166,12 +167,12 @@ def test_an_unknown_id_is_a_404(lead, url):
 
 @pytest.mark.django_db
 def test_deleting_a_client_type_in_use_is_a_409_saying_why(lead):
-    customer = CustomerFactory(loyal=True)
+    customer = CustomerFactory(client_type=ClientType.objects.create(slug="vip", name="VIP"))
     response = lead.delete(f"/api/client-types/{customer.client_type.pk}/")
     body = assert_json(response, 409)
     assert body["detail"] == "Still in use by customers; reassign or remove those first."
     customer.refresh_from_db()
-    assert customer.client_type.slug == "loyal"
+    assert customer.client_type.slug == "vip"
 
 
 @pytest.mark.django_db
