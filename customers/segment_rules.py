@@ -8,7 +8,9 @@ A rule set is a group: {"match": "all" | "any", "rules": [rule or group, ...]}. 
   purchase_amount   money spent on purchases, optionally within "window_days"
   event_count       events of "kind", optionally at "touchpoint" (id) and within "window_days"
   client_type       client type slugs;  lifecycle_stage, service_class: their values
-  attribute         the customer attribute "key" (ops eq, ne, in, not_in, exists, gt, gte, lt, lte)
+  attribute         the customer attribute "key" (ops eq, ne, in, not_in, exists, gt, gte, lt, lte);
+                    values compare as JSON (7 == 7.0, "7" != 7, true != 1), gt/gte/lt/lte only
+                    match numbers, and ne/not_in include customers without the key
 
 Behavioural rules compile to `pk IN (SELECT customer_id FROM events ... GROUP BY customer_id
 HAVING ...)`, one aggregate pass over the events index instead of a subquery per customer. Where a
@@ -22,7 +24,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q, Sum
+from django.db import NotSupportedError
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, JSONField, Max, Q, Sum
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Round
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 
 from .models import ClientType, Event, EventKind, LifecycleStage, ServiceClass, Touchpoint
 
@@ -40,6 +46,9 @@ RECENCY_OPS = ("lt", "lte", "gt", "gte")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 MAX_DEPTH = 5
 MAX_RULES = 50
+# Windows and recency reach back at most a century: a larger number of days would overflow
+# Python's datetime arithmetic (a 500) instead of meaning anything to a CX lead.
+MAX_DAYS = 36500
 
 BEHAVIOUR_FIELDS = ("recency_days", "purchase_count", "purchase_amount", "event_count")
 CHOICE_FIELDS = ("client_type", "lifecycle_stage", "service_class")
@@ -96,9 +105,12 @@ def _validate_group(group, path, errors, *, depth, counter):
     return {"match": match, "rules": out}
 
 
-def _whole_number(value, path, errors, *, minimum=0):
+def _whole_number(value, path, errors, *, minimum=0, maximum=None):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         errors.add(path, f"must be a whole number of {minimum} or more")
+        return None
+    if maximum is not None and value > maximum:
+        errors.add(path, f"must be at most {maximum}")
         return None
     return value
 
@@ -126,7 +138,9 @@ def _validate_rule(rule, path, errors):
     if field in ("purchase_count", "purchase_amount", "event_count"):
         allowed_keys.add("window_days")
         if rule.get("window_days") is not None:
-            out["window_days"] = _whole_number(rule["window_days"], f"{path}.window_days", errors, minimum=1)
+            out["window_days"] = _whole_number(
+                rule["window_days"], f"{path}.window_days", errors, minimum=1, maximum=MAX_DAYS
+            )
     if field == "event_count":
         allowed_keys |= {"kind", "touchpoint"}
         if rule.get("kind") not in EventKind.values:
@@ -152,7 +166,9 @@ def _validate_rule(rule, path, errors):
 
     value = rule.get("value")
     value_path = f"{path}.value"
-    if field in ("recency_days", "purchase_count", "event_count"):
+    if field == "recency_days":
+        out["value"] = _whole_number(value, value_path, errors, maximum=MAX_DAYS)
+    elif field in ("purchase_count", "event_count"):
         out["value"] = _whole_number(value, value_path, errors)
     elif field == "purchase_amount":
         try:
@@ -171,6 +187,8 @@ def _validate_rule(rule, path, errors):
     elif op in ("in", "not_in"):
         if not isinstance(value, list) or not value:
             errors.add(value_path, "must be a non-empty list")
+        elif not all(isinstance(v, str | int | float | bool) for v in value):
+            errors.add(value_path, "must list strings, numbers or true/false")
         out["value"] = value
     elif op in ("gt", "gte", "lt", "lte"):
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -187,6 +205,10 @@ def _validate_choice_value(field, op, value, path, errors):
     values = value if op in ("in", "not_in") else [value]
     if not isinstance(values, list) or not values:
         errors.add(path, "must be a non-empty list")
+        return value
+    if not all(isinstance(v, str) for v in values):
+        # A list or object here would otherwise reach set membership below and raise (a 500).
+        errors.add(path, "must be a list of names" if op in ("in", "not_in") else "must be a name")
         return value
     if field == "client_type":
         known = set(
@@ -246,21 +268,14 @@ def _compile_rule(rule: dict, *, now: datetime) -> Q:
             cutoff = now - timedelta(days=value)
             return Q(pk__in=grouped.filter(_having_q(reversed_op, cutoff)).values("customer_id"))
         if field == "purchase_amount":
-            return _aggregate_rule(events, Sum("amount"), op, Decimal(value), Decimal(0))
+            # Rounded to the column's cents: SQLite sums decimals as floats, so without it three
+            # purchases of 0.10 would not "eq 0.30" there (they do on PostgreSQL).
+            return _aggregate_rule(events, Round(Sum("amount"), 2), op, Decimal(value), Decimal(0))
         # Count an indexed non-null column, not the id: it keeps PostgreSQL's index-only scan.
         return _aggregate_rule(events, Count("customer_id"), op, value, 0)
 
     if field == "attribute":
-        lookup = f"attributes__{rule['key']}"
-        if op == "exists":
-            return Q(attributes__has_key=rule["key"])
-        if op in ("eq", "ne"):
-            equal = Q(**{lookup: value})
-            return equal if op == "eq" else ~equal | ~Q(attributes__has_key=rule["key"])
-        if op in ("in", "not_in"):
-            member = Q(**{f"{lookup}__in": value})
-            return member if op == "in" else ~member | ~Q(attributes__has_key=rule["key"])
-        return Q(**{f"{lookup}__{op}": value})
+        return _attribute_q(rule["key"], op, value)
 
     column = {"client_type": "client_type__slug"}.get(field, field)
     values = value if op in ("in", "not_in") else [value]
@@ -268,3 +283,59 @@ def _compile_rule(rule: dict, *, now: datetime) -> Q:
     if op in ("ne", "not_in") and field == "client_type":
         return ~member | Q(client_type__isnull=True)
     return member if op in ("eq", "in") else ~member
+
+
+NUMERIC_LOOKUPS = {"gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}
+
+
+def _attribute_q(key: str, op: str, value) -> Q:
+    # The key goes in as an expression, never spliced into a lookup string, where a key named
+    # "contains" or "range" would be read as a lookup and "a__b" as the nested path a.b.
+    has_key = Q(attributes__has_key=key)
+    if op == "exists":
+        return has_key
+    if op in NUMERIC_LOOKUPS:
+        return Q(NUMERIC_LOOKUPS[op](_AttributeNumber(key), value))
+    # With its output field known up front, the lookup JSON-encodes the value as a string lookup does.
+    attribute = KeyTransform(key, ExpressionWrapper(F("attributes"), output_field=JSONField()))
+    if op in ("eq", "ne"):
+        match = Q(attribute.get_lookup("exact")(attribute, value))
+    else:
+        # Django's IN drops values equal in Python, and True == 1 there though not in JSON: one
+        # IN for true/false and one for the rest keeps both.
+        flags, others = (
+            [v for v in value if isinstance(v, bool)],
+            [v for v in value if not isinstance(v, bool)],
+        )
+        parts = [Q(attribute.get_lookup("in")(attribute, part)) for part in (flags, others) if part]
+        match = parts[0] if len(parts) == 1 else parts[0] | parts[1]
+    # The match is NULL, not false, where the key is missing; "ne"/"not_in" take those customers.
+    return match if op in ("eq", "in") else ~match | ~has_key
+
+
+class _AttributeNumber(Func):
+    """The attribute's value where it is a JSON number (not true/false), else NULL.
+
+    So gt/gte/lt/lte compare numbers only, and alike on both databases: PostgreSQL orders jsonb
+    strings and null below every number and true above, SQLite orders text above every number.
+    """
+
+    output_field = FloatField()
+
+    def __init__(self, key: str):
+        super().__init__(F("attributes"))
+        self.key = key
+
+    def as_sql(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            sql = f"(CASE WHEN jsonb_typeof({column} -> %s) = 'number' THEN ({column} ->> %s)::numeric END)"
+            return sql, (*params, self.key, *params, self.key)
+        if connection.vendor == "sqlite":
+            path = f'$."{self.key}"'  # the key is letters, digits and _ (ATTRIBUTE_KEY)
+            sql = (
+                f"(CASE WHEN json_type({column}, %s) IN ('integer', 'real') "
+                f"THEN json_extract({column}, %s) END)"
+            )
+            return sql, (*params, path, *params, path)
+        raise NotSupportedError(f"attribute comparisons are not written for {connection.vendor}")
