@@ -229,18 +229,86 @@ def _validate_choice_value(field, op, value, path, errors):
 
 def compile_rules(rules: dict, *, now: datetime) -> Q:
     """A Q over Customer matching the (validated) rule set, as of `now`."""
-    children = [
+    children = rules["rules"]
+    parts = []
+    if rules["match"] == "all":
+        shared, children = _split_shareable(children)
+        parts += [_compile_shared(group, now=now) for group in shared]
+    parts += [
         compile_rules(child, now=now) if "rules" in child else _compile_rule(child, now=now)
-        for child in rules["rules"]
+        for child in children
     ]
-    combined = children[0]
-    for child in children[1:]:
-        combined = combined & child if rules["match"] == "all" else combined | child
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined & part if rules["match"] == "all" else combined | part
     return combined
 
 
-def _having_q(op: str, value) -> Q:
-    return ~Q(v=value) if op == "ne" else Q(**{f"v__{'exact' if op == 'eq' else op}": value})
+def _having_q(op: str, value, name: str = "v") -> Q:
+    return ~Q(**{name: value}) if op == "ne" else Q(**{f"{name}__{'exact' if op == 'eq' else op}": value})
+
+
+def _needs_events(rule: dict) -> bool:
+    """Whether only a customer with at least one of the rule's events can match it."""
+    if rule["field"] == "recency_days":
+        return True
+    if rule["field"] == "purchase_amount":
+        return not COMPARISONS[rule["op"]](Decimal(0), Decimal(rule["value"]))
+    return not COMPARISONS[rule["op"]](0, rule["value"])
+
+
+def _window_days(rule: dict) -> int | None:
+    # "Bought within the last N days" reads only the last N days of purchases.
+    return rule["value"] if rule["field"] == "recency_days" else rule.get("window_days")
+
+
+def _split_shareable(children: list) -> tuple[list[list[dict]], list]:
+    """Pick out the behavioural rules of an "all" group that read the same events (kind and
+    touchpoint) and that only customers with such events can match: each such set of two or
+    more compiles to ONE grouped subquery with one HAVING, one pass over the events instead of
+    one per rule. (Recency gt/gte needs every purchase ever, so it stays on its own.)"""
+    by_source: dict[tuple, list[dict]] = {}
+    for child in children:
+        if (
+            "rules" not in child
+            and child["field"] in BEHAVIOUR_FIELDS
+            and not (child["field"] == "recency_days" and child["op"] in ("gt", "gte"))
+            and _needs_events(child)
+        ):
+            source = (child.get("kind", EventKind.PURCHASE), child.get("touchpoint"))
+            by_source.setdefault(source, []).append(child)
+    shared = [group for group in by_source.values() if len(group) > 1]
+    taken = {id(rule) for group in shared for rule in group}
+    return shared, [child for child in children if id(child) not in taken]
+
+
+def _compile_shared(group: list[dict], *, now: datetime) -> Q:
+    windows = [_window_days(rule) for rule in group]
+    widest = None if None in windows else max(windows)
+    events = Event.objects.filter(kind=group[0].get("kind", EventKind.PURCHASE))
+    if group[0].get("touchpoint") is not None:
+        events = events.filter(touchpoint_id=group[0]["touchpoint"])
+    if widest is not None:
+        events = events.filter(occurred_at__gte=now - timedelta(days=widest))
+    aggregates, having = {}, Q()
+    for i, (rule, window) in enumerate(zip(group, windows, strict=True)):
+        name, op, value = f"v{i}", rule["op"], rule["value"]
+        narrower = (
+            Q(occurred_at__gte=now - timedelta(days=window))
+            if window is not None and window != widest
+            else None
+        )
+        if rule["field"] == "recency_days":
+            aggregates[name] = Max("occurred_at")  # the WHERE already holds every event since the cutoff
+            having &= _having_q({"lt": "gt", "lte": "gte"}[op], now - timedelta(days=value), name)
+        elif rule["field"] == "purchase_amount":
+            aggregates[name] = Round(Sum("amount", filter=narrower), 2)
+            having &= _having_q(op, Decimal(value), name)
+        else:
+            aggregates[name] = Count("customer_id", filter=narrower)
+            having &= _having_q(op, value, name)
+    grouped = events.order_by().values("customer_id").annotate(**aggregates).filter(having)
+    return Q(pk__in=grouped.values("customer_id"))
 
 
 def _aggregate_rule(events, aggregate, op: str, value, zero) -> Q:
@@ -264,8 +332,13 @@ def _compile_rule(rule: dict, *, now: datetime) -> Q:
         if field == "recency_days":
             # "days since last purchase <op> N" is "last purchase <reversed op> now - N days".
             reversed_op = {"lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}[op]
-            grouped = events.order_by().values("customer_id").annotate(v=Max("occurred_at"))
             cutoff = now - timedelta(days=value)
+            if op in ("lt", "lte"):
+                # "Bought recently" is "has a purchase since the cutoff": a semi-join over the
+                # last N days of the index, not a MAX over every purchase ever.
+                recent = events.filter(**{f"occurred_at__{reversed_op}": cutoff})
+                return Q(pk__in=recent.values("customer_id"))
+            grouped = events.order_by().values("customer_id").annotate(v=Max("occurred_at"))
             return Q(pk__in=grouped.filter(_having_q(reversed_op, cutoff)).values("customer_id"))
         if field == "purchase_amount":
             # Rounded to the column's cents: SQLite sums decimals as floats, so without it three

@@ -756,14 +756,33 @@ def with_touchpoints(rules: dict, touchpoint_ids: list[int]) -> dict:
     return {**rules, "rules": children}
 
 
-@settings(
+PROPERTY_SETTINGS = settings(
     max_examples=100,
     deadline=None,
     database=None,  # no .hypothesis/ directory in the checkout
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+BEHAVIOUR_RULE = st.one_of(*[rule for rule in RULE.original_strategies[:4]])
+# "all" groups of several behavioural rules: the compiler folds those reading the same events
+# into one grouped subquery, the path most worth checking against the plain reading.
+BEHAVIOUR_RULE_SET = st.builds(
+    lambda rules: {"match": "all", "rules": rules}, st.lists(BEHAVIOUR_RULE, min_size=2, max_size=4)
+)
+
+
+@PROPERTY_SETTINGS
 @given(people=CUSTOMERS, rule_sets=st.lists(RULE_SET, min_size=3, max_size=6))
 def test_compiled_rules_agree_with_a_plain_reading(people, rule_sets):
+    check_against_plain_reading(people, rule_sets)
+
+
+@PROPERTY_SETTINGS
+@given(people=CUSTOMERS, rule_sets=st.lists(BEHAVIOUR_RULE_SET, min_size=2, max_size=4))
+def test_combined_behaviour_rules_agree_with_a_plain_reading(people, rule_sets):
+    check_against_plain_reading(people, rule_sets)
+
+
+def check_against_plain_reading(people, rule_sets):
     # Each example runs in a savepoint that is rolled back, so examples never see each other's rows.
     with transaction.atomic():
         touchpoint_ids = [TouchpointFactory().pk, TouchpointFactory().pk]
