@@ -31,7 +31,13 @@ class TouchpointSerializer(serializers.ModelSerializer):
 
 class CustomerSerializer(serializers.ModelSerializer):
     client_type = serializers.SlugRelatedField(
-        slug_field="slug", queryset=ClientType.objects.all(), required=False, allow_null=True
+        slug_field="slug",
+        queryset=ClientType.objects.all(),
+        required=False,
+        allow_null=True,
+        error_messages={
+            "does_not_exist": 'Unknown client type "{value}"; use a slug from /api/client-types/.'
+        },
     )
     client_type_guidance = serializers.CharField(source="client_type.guidance", read_only=True, default="")
 
