@@ -253,3 +253,13 @@ def csv_text(rows: Iterable[list[str]], *, rows_per_chunk: int = 500) -> Iterato
             buffer = []
     if buffer:
         yield "".join(buffer)
+
+
+def json_keys(queryset, field: str) -> list[str]:
+    """Every key used in a JSON-object column across the queryset, sorted: the export's extra
+    columns (attr.* for customers, data.* for events)."""
+    keys: set[str] = set()
+    for value in queryset.order_by().values_list(field, flat=True).iterator(chunk_size=2000):
+        if isinstance(value, dict):
+            keys.update(value)
+    return sorted(keys)

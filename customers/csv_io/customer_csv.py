@@ -18,7 +18,7 @@ from rest_framework import serializers
 
 from .. import services
 from ..models import ClientType, Customer
-from .common import ImportReport, chunked, json_cell, parse_json_cell, read_table
+from .common import ImportReport, chunked, json_cell, json_keys, parse_json_cell, read_table
 
 COLUMNS = (
     "external_id",
@@ -185,11 +185,7 @@ EXPORT_FIELDS = tuple("client_type__slug" if c == "client_type" else c for c in 
 
 def customers_export_rows(queryset: QuerySet[Customer]) -> Iterator[list[str]]:
     """The header, then one row per customer, in the queryset's order; imports back unchanged."""
-    keys: set[str] = set()
-    for attributes in queryset.order_by().values_list("attributes", flat=True).iterator(chunk_size=2000):
-        if isinstance(attributes, dict):
-            keys.update(attributes)
-    attribute_keys = sorted(keys)
+    attribute_keys = json_keys(queryset, "attributes")
     yield [*COLUMNS, *(ATTR + key for key in attribute_keys)]
     for *values, attributes in queryset.values_list(*EXPORT_FIELDS, "attributes").iterator(chunk_size=2000):
         attributes = attributes if isinstance(attributes, dict) else {}

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from .. import services
 from ..event_ingest import EventBatchInvalid, parse_events
 from ..models import Event
-from .common import ImportReport, chunked, json_cell, parse_json_cell, read_table
+from .common import ImportReport, chunked, json_cell, json_keys, parse_json_cell, read_table
 
 COLUMNS = ("customer_external_id", "kind", "occurred_at", "touchpoint", "amount", "external_id")
 REQUIRED = ("customer_external_id", "kind")
@@ -90,11 +90,7 @@ EXPORT_FIELDS = ("customer__external_id", "kind", "occurred_at", "touchpoint_id"
 
 def events_export_rows(queryset: QuerySet[Event]) -> Iterator[list[str]]:
     """The header, then one row per event in the queryset's order; times in UTC, ISO 8601."""
-    keys: set[str] = set()
-    for data in queryset.order_by().values_list("data", flat=True).iterator(chunk_size=2000):
-        if isinstance(data, dict):
-            keys.update(data)
-    data_keys = sorted(keys)
+    data_keys = json_keys(queryset, "data")
     yield [*COLUMNS, *(DATA + key for key in data_keys)]
     rows = queryset.values_list(*EXPORT_FIELDS, "data").iterator(chunk_size=2000)
     for customer_external_id, kind, occurred_at, touchpoint_id, amount, external_id, data in rows:
