@@ -133,3 +133,11 @@ def test_builtin_client_types_cannot_be_deleted_through_the_api(lead_api):
     CustomerFactory(client_type_id=custom["id"])
     in_use = lead_api.delete(f"/api/client-types/{custom['id']}/")
     assert in_use.status_code == 409 and "customers" in in_use.json()["detail"]
+
+
+def test_segment_history_query_count_does_not_grow_with_page_size(lead_api):
+    segment = SegmentFactory()
+    segment.snapshots.bulk_create(
+        [segment.snapshots.model(segment=segment, member_count=n, added=n, removed=0) for n in range(25)]
+    )
+    assert_page_size_does_not_change_query_count(lead_api, f"/api/segments/{segment.pk}/history/")
