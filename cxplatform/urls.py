@@ -3,7 +3,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-import customers.api  # noqa: F401  (registers the customers endpoints on the router)
+import customers.api  # noqa: F401  (each app registers its endpoints on the router)
+import surveys.api  # noqa: F401
 
 from .api import TokenLoginView, router
 
