@@ -13,6 +13,7 @@ from django.db import transaction
 
 from customers import demo as customers_demo
 from cxplatform.roles import ADMIN, CX_LEAD, EXECUTIVE, SUPPORT
+from surveys import demo as surveys_demo
 
 DEMO_USERS = [("admin", ADMIN), ("support", SUPPORT), ("cxlead", CX_LEAD), ("executive", EXECUTIVE)]
 PASSWORD_FILE = settings.VAR_DIR / "demo-login.txt"
@@ -35,8 +36,8 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save()
                 user.groups.set([Group.objects.get(name=role)])
-            loaded = customers_demo.load()
-        self.stdout.write(loaded)
+            loaded = [customers_demo.load(), surveys_demo.load()]
+        self.stdout.write("\n".join(loaded))
         base = settings.SITE_URL
         self.stdout.write(
             self.style.SUCCESS(
