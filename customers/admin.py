@@ -256,7 +256,8 @@ class SegmentAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.segment_save(segment=obj, data=form.cleaned_data)
-        messages.info(request, "Membership is being recomputed; refresh this page in a moment.")
+        if not change or {"rules", "is_active"} & set(form.changed_data):
+            messages.info(request, "Membership is being recomputed; refresh this page in a moment.")
 
     @admin.action(description="Refresh membership now", permissions=["change"])
     def refresh_now(self, request, queryset):

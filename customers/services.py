@@ -226,8 +226,14 @@ def event_record(
 
 @transaction.atomic
 def segment_save(*, segment: Segment | None = None, data: dict) -> Segment:
-    segment = _apply(segment or Segment(), data, ("name", "description", "rules", "is_active"))
-    segment_request_refresh(segment=segment)
+    segment = segment or Segment()
+    before = (
+        Segment.objects.filter(pk=segment.pk).values("rules", "is_active").first() if segment.pk else None
+    )
+    segment = _apply(segment, data, ("name", "description", "rules", "is_active"))
+    # Membership depends on the rules alone: renaming or describing a segment recomputes nothing.
+    if before is None or before["rules"] != segment.rules or (segment.is_active and not before["is_active"]):
+        segment_request_refresh(segment=segment)
     return segment
 
 

@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from . import services
-from .models import Question, Survey
+from .models import QUESTION_FIELDS, Question, Survey
 from .templates_library import TEMPLATES
 
 
@@ -18,17 +18,7 @@ class QuestionForm(forms.ModelForm):
 
     class Meta:
         model = Question
-        fields = [
-            "kind",
-            "required",
-            "touchpoint",
-            "scale_min",
-            "scale_max",
-            "scale_direction",
-            "low_label",
-            "high_label",
-            "choices",
-        ]
+        fields = [name for name in QUESTION_FIELDS if name != "text"]  # text: one box per language
         widgets = {
             "low_label": forms.Textarea(attrs={"rows": 1, "cols": 70}),
             "high_label": forms.Textarea(attrs={"rows": 1, "cols": 70}),

@@ -9,27 +9,14 @@ from cxplatform.api import router
 
 from . import services
 from .filters import SurveyFilter
-from .models import Question, Survey
+from .models import QUESTION_FIELDS, Question, Survey
 from .templates_library import TEMPLATES
 
 
 class QuestionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Question
-        fields = [
-            "id",
-            "position",
-            "kind",
-            "text",
-            "required",
-            "touchpoint",
-            "scale_min",
-            "scale_max",
-            "scale_direction",
-            "low_label",
-            "high_label",
-            "choices",
-        ]
+        fields = ["id", "position", *QUESTION_FIELDS]
         read_only_fields = ["position"]
 
 

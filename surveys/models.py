@@ -68,6 +68,21 @@ def _translations(value, name: str, *, required: bool) -> dict:
     return {}
 
 
+# What a CX lead sets on a question (the API, the admin and the service all take these).
+QUESTION_FIELDS = (
+    "kind",
+    "text",
+    "required",
+    "touchpoint",
+    "scale_min",
+    "scale_max",
+    "scale_direction",
+    "low_label",
+    "high_label",
+    "choices",
+)
+
+
 class Question(models.Model):
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
     position = models.PositiveSmallIntegerField(default=0)

@@ -3,22 +3,10 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .models import Question, Survey
+from .models import QUESTION_FIELDS, Question, Survey
 from .templates_library import TEMPLATES
 
 SURVEY_FIELDS = ("name", "description", "status")
-QUESTION_FIELDS = (
-    "kind",
-    "text",
-    "required",
-    "touchpoint",
-    "scale_min",
-    "scale_max",
-    "scale_direction",
-    "low_label",
-    "high_label",
-    "choices",
-)
 
 
 @transaction.atomic

@@ -20,19 +20,9 @@ from .. import services
 from ..models import ClientType, Customer
 from .common import ImportReport, chunked, json_cell, json_keys, parse_json_cell, read_table
 
-COLUMNS = (
-    "external_id",
-    "name",
-    "email",
-    "phone",
-    "company",
-    "client_type",
-    "lifecycle_stage",
-    "service_class",
-    "survey_consent",
-    "survey_consent_channel",
-    "language",
-)
+# The service's customer fields, external_id first (it keys re-imports); attributes travel as
+# attr.<name> columns instead of one JSON cell.
+COLUMNS = ("external_id", *(f for f in services.CUSTOMER_FIELDS if f not in ("external_id", "attributes")))
 ATTR = "attr."
 # A blank cell in these columns means "not given" (the default for a new customer, the stored
 # value for a known one): spreadsheets leave them blank far more often than they mean to unset one.

@@ -1,7 +1,7 @@
 import pytest
 
-from customers.models import Customer, LifecycleStageChange
-from tests.factories import CustomerFactory, SegmentFactory, purchase
+from customers.models import ClientType, Customer, LifecycleStageChange
+from tests.factories import CustomerFactory, SegmentFactory, TouchpointFactory, purchase
 from tests.querycount import assert_page_size_does_not_change_query_count
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +99,8 @@ def test_customers_filter_by_type_stage_class_segment_and_search(
 def test_list_query_count_does_not_grow_with_page_size(lead_api, path):
     for n in range(25):
         CustomerFactory(loyal=n % 2 == 0)
+        TouchpointFactory()
+        ClientType.objects.create(slug=f"type-{n}", name=f"Type {n}")
 
     assert_page_size_does_not_change_query_count(lead_api, path)
 

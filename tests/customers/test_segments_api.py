@@ -5,14 +5,13 @@ one transaction, so the callbacks are captured and run explicitly (Celery runs t
 """
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from customers.models import ClientType, Event, EventKind, LifecycleStage, Segment, SegmentMembership
 from customers.tasks import segments_refresh_all_task
 from tests.factories import CustomerFactory, SegmentFactory, TouchpointFactory, purchase
+from tests.querycount import assert_page_size_does_not_change_query_count
 
 pytestmark = pytest.mark.django_db
 
@@ -318,19 +317,10 @@ def test_schedule_refreshes_active_segments_and_skips_inactive_ones():
     assert list(active.members.all()) == [buyer]
 
 
-def queries_for(api, url, page_size) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = api.get(url, {"page_size": page_size})
-    assert response.status_code == 200
-    assert len(response.json()["results"]) == page_size
-    return len(queries)
-
-
 def test_segment_list_queries_do_not_grow_with_the_page(lead_api):
     for _ in range(25):
         SegmentFactory()
-    lead_api.get("/api/segments/")  # warm the user's permission cache
-    assert queries_for(lead_api, "/api/segments/", 2) == queries_for(lead_api, "/api/segments/", 20)
+    assert_page_size_does_not_change_query_count(lead_api, "/api/segments/")
 
 
 def test_member_list_queries_do_not_grow_with_the_page(lead_api, create_segment):
@@ -339,6 +329,15 @@ def test_member_list_queries_do_not_grow_with_the_page(lead_api, create_segment)
         # Each member has a client type: its slug and guidance are in every row of the page.
         CustomerFactory(lifecycle_stage=LifecycleStage.LOYALTY, client_type=types[i % len(types)])
     segment_id = create_segment(LOYALTY_STAGE)["id"]
-    url = f"/api/segments/{segment_id}/members/"
-    lead_api.get(url)
-    assert queries_for(lead_api, url, 2) == queries_for(lead_api, url, 20)
+    assert_page_size_does_not_change_query_count(lead_api, f"/api/segments/{segment_id}/members/")
+
+
+def test_renaming_a_segment_recomputes_nothing(lead_api, django_capture_on_commit_callbacks):
+    segment = SegmentFactory()
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        response = lead_api.patch(f"/api/segments/{segment.pk}/", {"name": "Renamed"}, format="json")
+    assert response.status_code == 200 and queued == []
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        lead_api.patch(f"/api/segments/{segment.pk}/", {"is_active": False}, format="json")
+        lead_api.patch(f"/api/segments/{segment.pk}/", {"is_active": True}, format="json")
+    assert len(queued) == 1  # switched back on: brought up to date once
