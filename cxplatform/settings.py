@@ -131,6 +131,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Survey sending (surveys.services.sending explains the ledger these tune).
+SURVEY_SEND_CHUNK = env.int("SURVEY_SEND_CHUNK", default=200)  # invitations per sending task
+SURVEY_SENDING_STALE_SECONDS = env.int("SURVEY_SENDING_STALE_SECONDS", default=600)
+SURVEY_REDISPATCH_SECONDS = env.int("SURVEY_REDISPATCH_SECONDS", default=900)
+# One task at a time per worker process: a killed worker then loses at most the chunk it was on.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
 # --- E-mail -------------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:

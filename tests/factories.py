@@ -56,3 +56,26 @@ class SegmentFactory(factory.django.DjangoModelFactory):
     rules = factory.LazyFunction(
         lambda: {"match": "all", "rules": [{"field": "purchase_count", "op": "gte", "value": 1}]}
     )
+
+
+def active_survey(template: str = "nps", name: str | None = None):
+    """A live survey from a ready-made template (NPS 0-10 + a comment, by default)."""
+    from surveys.services import survey_from_template, survey_save
+
+    survey = survey_from_template(template=template, name=name or f"{template.upper()} {Survey_seq()}")
+    return survey_save(survey=survey, data={"status": "active"})
+
+
+def email_campaign(survey=None, **fields):
+    """A draft email campaign (everyone by default) saved through the service."""
+    from surveys.services import campaign_save
+
+    data = {"name": f"Campaign {Survey_seq()}", "survey": survey or active_survey(), "everyone": True}
+    return campaign_save(data=data | fields)
+
+
+_seq = iter(range(1, 10**9))
+
+
+def Survey_seq() -> int:  # noqa: N802
+    return next(_seq)

@@ -3,8 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .models import QUESTION_FIELDS, Question, Survey
-from .templates_library import TEMPLATES
+from ..models import QUESTION_FIELDS, Question, Survey
+from ..templates_library import TEMPLATES
 
 SURVEY_FIELDS = ("name", "description", "status")
 

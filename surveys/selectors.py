@@ -1,0 +1,220 @@
+"""Reads of the surveys app: a campaign's audience and who of it may be asked, its funnel."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+
+from customers.models import ConsentChannel, Customer, SegmentMembership
+
+from .models import (
+    Campaign,
+    ContactPolicy,
+    HeldBackReason,
+    Invitation,
+    InvitationStatus,
+    Response,
+    SurveyOptOut,
+)
+
+ELIGIBLE = ""
+
+
+def campaign_audience(campaign: Campaign) -> QuerySet[Customer]:
+    """Everyone the campaign aims at, before consent and the contact policy are applied.
+
+    Within a criterion any value matches (segment A or B); across criteria all must (in segment A
+    and a premium customer); the explicit list is invited in addition. No criterion: nobody.
+    """
+    customers = Customer.objects.all()
+    if campaign.everyone:
+        return customers
+    criteria = []
+    segment_ids = [s.pk for s in campaign.segments.all()]
+    if segment_ids:
+        member = SegmentMembership.objects.filter(customer=OuterRef("pk"), segment_id__in=segment_ids)
+        criteria.append(Exists(member))
+    client_type_ids = [c.pk for c in campaign.client_types.all()]
+    if client_type_ids:
+        criteria.append(Q(client_type_id__in=client_type_ids))
+    if campaign.lifecycle_stages:
+        criteria.append(Q(lifecycle_stage__in=campaign.lifecycle_stages))
+    if campaign.service_classes:
+        criteria.append(Q(service_class__in=campaign.service_classes))
+    matched = Q(pk__in=[])
+    if criteria:
+        matched = criteria[0]
+        for criterion in criteria[1:]:
+            matched &= criterion
+    listed = Campaign.customers.through.objects.filter(campaign_id=campaign.pk, customer=OuterRef("pk"))
+    return customers.filter(matched | Q(Exists(listed)))
+
+
+def has_audience_criteria(campaign: Campaign) -> bool:
+    return bool(
+        campaign.everyone
+        or campaign.lifecycle_stages
+        or campaign.service_classes
+        or campaign.segments.exists()
+        or campaign.client_types.exists()
+        or campaign.customers.exists()
+    )
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    global_days: int
+    campaign_days: int
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> "Quarantine":
+        return cls(ContactPolicy.current().quarantine_days, campaign.quarantine_days or 0)
+
+    def allowed_at(self, last_any: datetime | None, last_here: datetime | None) -> datetime | None:
+        """The first moment the customer may be surveyed again (None: now)."""
+        moments = []
+        if last_any and self.global_days:
+            moments.append(last_any + timedelta(days=self.global_days))
+        if last_here and self.campaign_days:
+            moments.append(last_here + timedelta(days=self.campaign_days))
+        return max(moments, default=None)
+
+
+def with_eligibility(customers: QuerySet[Customer], campaign: Campaign, now: datetime) -> QuerySet[Customer]:
+    """Customers annotated with `held_back` (a HeldBackReason, or "" if they may be invited now)
+    and `last_surveyed` / `last_surveyed_here` (the latest invitation sent to them, anywhere and
+    in this campaign), all in one query. The order of reasons is the one a CX lead acts on."""
+    quarantine = Quarantine.of(campaign)
+    sent = Invitation.objects.filter(customer=OuterRef("pk"), sent_at__isnull=False).order_by("-sent_at")
+    channels = [ConsentChannel.ANY, ConsentChannel.EMAIL]
+    customers = customers.annotate(
+        last_surveyed=Subquery(sent.values("sent_at")[:1]),
+        last_surveyed_here=Subquery(sent.filter(campaign_id=campaign.pk).values("sent_at")[:1]),
+        opted_out=Exists(SurveyOptOut.objects.filter(customer=OuterRef("pk"))),
+    )
+    recently = Q(pk__in=[])
+    if quarantine.global_days:
+        recently |= Q(last_surveyed__gt=now - timedelta(days=quarantine.global_days))
+    if quarantine.campaign_days:
+        recently |= Q(last_surveyed_here__gt=now - timedelta(days=quarantine.campaign_days))
+    return customers.annotate(
+        held_back=Case(
+            When(opted_out=True, then=Value(HeldBackReason.UNSUBSCRIBED)),
+            When(
+                Q(survey_consent=False) | ~Q(survey_consent_channel__in=channels),
+                then=Value(HeldBackReason.NO_CONSENT),
+            ),
+            When(email="", then=Value(HeldBackReason.NO_EMAIL)),
+            When(recently, then=Value(HeldBackReason.QUARANTINED)),
+            default=Value(ELIGIBLE),
+            output_field=CharField(),
+        )
+    )
+
+
+def campaign_dry_run(campaign: Campaign, now: datetime) -> dict:
+    """What a launch would do now: how many would be sent, deferred, held back and why."""
+    if campaign.channel == Campaign.Channel.LINK:
+        return {"audience": None, "would_send": None, "deferred": 0, "held_back": {}, "held_back_total": 0}
+    rows = (
+        with_eligibility(campaign_audience(campaign), campaign, now)
+        .values("held_back")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_reason = {row["held_back"]: row["n"] for row in rows}
+    would_send = by_reason.pop(ELIGIBLE, 0)
+    deferred = by_reason.pop(HeldBackReason.QUARANTINED, 0) if campaign.defer_held_back else 0
+    held_back = {reason: by_reason.get(reason, 0) for reason in HeldBackReason.values}
+    if deferred:
+        held_back[HeldBackReason.QUARANTINED] = 0
+    return {
+        "audience": would_send + deferred + sum(held_back.values()),
+        "would_send": would_send,
+        "deferred": deferred,
+        "held_back": held_back,
+        "held_back_total": sum(held_back.values()),
+    }
+
+
+def campaign_funnel(campaign: Campaign, now: datetime) -> dict:
+    """The ledger in one query: where every invitation is now, the cumulative funnel, the rate."""
+    statuses = {status: Count("pk", filter=Q(status=status)) for status in InvitationStatus.values}
+    held = {
+        f"held_back_{reason}": Count(
+            "pk", filter=Q(status=InvitationStatus.HELD_BACK, held_back_reason=reason)
+        )
+        for reason in HeldBackReason.values
+    }
+    totals = Invitation.objects.filter(campaign=campaign).aggregate(
+        invitations=Count("pk"),
+        deferred=Count("pk", filter=Q(status=InvitationStatus.QUEUED, send_after__gt=now)),
+        delivered=Count("pk", filter=Q(sent_at__isnull=False) & ~Q(status=InvitationStatus.BOUNCED)),
+        opened_ever=Count("pk", filter=Q(opened_at__isnull=False)),
+        answered_ever=Count("pk", filter=Q(answered_at__isnull=False)),
+        reminded=Count("pk", filter=Q(reminders_sent__gt=0)),
+        **statuses,
+        **held,
+    )
+    delivered = totals["delivered"]
+    responses = Response.objects.filter(campaign=campaign).aggregate(
+        complete=Count("pk", filter=Q(completed_at__isnull=False)),
+        partial=Count("pk", filter=Q(completed_at__isnull=True)),
+    )
+    return {
+        "invitations": totals["invitations"],
+        "by_status": {status: totals[status] for status in InvitationStatus.values},
+        "held_back": {reason: totals[f"held_back_{reason}"] for reason in HeldBackReason.values},
+        "deferred": totals["deferred"],
+        "funnel": {
+            "invited": totals["invitations"] - totals[InvitationStatus.HELD_BACK],
+            "delivered": delivered,
+            "opened": totals["opened_ever"],
+            "answered": totals["answered_ever"],
+        },
+        "reminded": totals["reminded"],
+        "responses": responses,
+        # Of the invitations that reached an inbox, the share answered (link campaigns: none).
+        "response_rate": round(totals["answered_ever"] / delivered, 4) if delivered else None,
+    }
+
+
+def invitations_due(now: datetime) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(status=InvitationStatus.QUEUED, send_after__lte=now)
+
+
+def invitation_by_token(token: str) -> Invitation | None:
+    return Invitation.objects.select_related("campaign__survey", "customer").filter(token=token).first()
+
+
+def link_campaign_by_token(token: str) -> Campaign | None:
+    return (
+        Campaign.objects.select_related("survey")
+        .filter(link_token=token, channel=Campaign.Channel.LINK)
+        .first()
+    )
+
+
+__all__ = [
+    "ELIGIBLE",
+    "Quarantine",
+    "campaign_audience",
+    "campaign_dry_run",
+    "campaign_funnel",
+    "has_audience_criteria",
+    "invitation_by_token",
+    "invitations_due",
+    "link_campaign_by_token",
+    "with_eligibility",
+]

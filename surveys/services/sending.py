@@ -1,0 +1,284 @@
+"""Sending invitations and reminders, and the sweep that keeps the ledger honest.
+
+How a message goes out, and why it is neither lost nor doubled when a worker dies:
+- Nothing waits in the broker for a future moment. Deferred invitations, delayed triggers and
+  reminders are rows with a due time; the sweep (beat, every minute) hands out whatever is due.
+  A Celery countdown/ETA longer than Redis's visibility timeout would run twice, and one in a
+  killed worker's prefetch would be gone; a row in the database is neither.
+- The sweep hands out due invitations in chunks of ids (one task per chunk) and stamps them
+  `dispatched_at`. A chunk whose task was lost with a killed worker is handed out again once the
+  stamp is older than SURVEY_REDISPATCH_SECONDS; handing out twice is harmless (next point).
+- A worker claims each invitation alone, with one conditional UPDATE (queued -> sending), right
+  before its email goes out, and marks it sent right after. Two workers never send the same one.
+- One killed between the claim and the mark leaves it "sending". The sweep puts such invitations
+  back in the queue after SURVEY_SENDING_STALE_SECONDS; the resend carries the same Message-ID.
+  So the only message that can arrive twice is the one in flight at the moment of the kill, and
+  it is recognisably the same message. Celery's `acks_late` is not needed for any of this.
+"""
+
+import logging
+import smtplib
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from customers.models import Customer
+
+from ..models import OPEN_STATUSES, Campaign, HeldBackReason, Invitation, InvitationStatus
+from ..selectors import ELIGIBLE, Quarantine, invitations_due, with_eligibility
+from .mail import invitation_email
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+
+
+def _send_chunk() -> int:
+    return settings.SURVEY_SEND_CHUNK
+
+
+# --- handing out -------------------------------------------------------------------------------
+
+
+def invitations_dispatch(*, campaign_id: int | None = None, now: datetime | None = None) -> int:
+    """Hand every due, not recently handed-out invitation to a sending task, a chunk per task."""
+    from ..tasks import invitations_send_task
+
+    now = now or timezone.now()
+    handed_out_before = now - timedelta(seconds=settings.SURVEY_REDISPATCH_SECONDS)
+    due = invitations_due(now).filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=handed_out_before))
+    if campaign_id is not None:
+        due = due.filter(campaign_id=campaign_id)
+    count, last = 0, 0
+    while ids := list(due.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[: _send_chunk()]):
+        Invitation.objects.filter(pk__in=ids).update(dispatched_at=now)
+        invitations_send_task.delay(ids)
+        count, last = count + len(ids), ids[-1]
+    return count
+
+
+def reminders_dispatch(*, now: datetime | None = None) -> int:
+    """Hand out due reminders as (id, reminders already sent) pairs: a task delivered twice finds
+    the count moved on and sends nothing the second time."""
+    from ..tasks import invitations_remind_task
+
+    now = now or timezone.now()
+    due = Invitation.objects.filter(status__in=OPEN_STATUSES, next_reminder_at__lte=now)
+    count = 0
+    while pairs := list(due.order_by("pk").values_list("pk", "reminders_sent")[: _send_chunk()]):
+        # Not due again until a lost task would be handed out again.
+        later = now + timedelta(seconds=settings.SURVEY_REDISPATCH_SECONDS)
+        Invitation.objects.filter(pk__in=[pk for pk, _ in pairs]).update(next_reminder_at=later)
+        invitations_remind_task.delay([list(pair) for pair in pairs])
+        count += len(pairs)
+    return count
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def invitations_send(*, invitation_ids: list[int]) -> dict:
+    """Send the chunk's invitations that are still queued, one claim and one email at a time."""
+    counts = defaultdict(int)
+    invitations = list(
+        Invitation.objects.filter(pk__in=invitation_ids, status=InvitationStatus.QUEUED)
+        .select_related("customer", "campaign")
+        .order_by("pk")
+    )
+    sendable = _apply_contact_policy(invitations, timezone.now(), counts)
+    connection = get_connection()
+    try:
+        for invitation in sendable:
+            counts[_send_one(invitation, connection)] += 1
+    finally:
+        connection.close()
+    return dict(counts)
+
+
+def _apply_contact_policy(invitations: list[Invitation], now: datetime, counts) -> list[Invitation]:
+    """Check consent, opt-out and quarantine again at send time: a deferred invitation comes due
+    weeks later, and another campaign may have reached the customer in between."""
+    by_campaign = defaultdict(list)
+    for invitation in invitations:
+        by_campaign[invitation.campaign_id].append(invitation)
+    sendable = []
+    for group in by_campaign.values():
+        campaign = group[0].campaign
+        if campaign.status == Campaign.Status.FINISHED:
+            continue  # stopped while the chunk waited; campaign_stop cancels what is queued
+        quarantine = Quarantine.of(campaign)
+        verdicts = {
+            pk: (reason, quarantine.allowed_at(last_any, last_here))
+            for pk, reason, last_any, last_here in with_eligibility(
+                Customer.objects.filter(pk__in={i.customer_id for i in group}), campaign, now
+            ).values_list("pk", "held_back", "last_surveyed", "last_surveyed_here")
+        }
+        for invitation in group:
+            reason, allowed_at = verdicts[invitation.customer_id]
+            if reason == ELIGIBLE:
+                sendable.append(invitation)
+            elif reason == HeldBackReason.QUARANTINED and campaign.defer_held_back:
+                Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED).update(
+                    held_back_reason=reason, send_after=allowed_at, dispatched_at=None
+                )
+                counts["deferred"] += 1
+            else:
+                Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED).update(
+                    status=InvitationStatus.HELD_BACK, held_back_reason=reason, held_back_at=now
+                )
+                counts["held_back"] += 1
+    return sendable
+
+
+def _send_one(invitation: Invitation, connection) -> str:
+    claimed = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED).update(
+        status=InvitationStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return "skipped"  # another worker has it, or it changed (unsubscribed, cancelled)
+    invitation.attempts += 1
+    invitation.expires_at = timezone.now() + timedelta(days=invitation.campaign.expires_after_days)
+    try:
+        invitation_email(invitation, connection=connection).send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        _finish(
+            invitation, status=InvitationStatus.BOUNCED, bounced_at=timezone.now(), last_error=str(exc)[:2000]
+        )
+        return "bounced"
+    except Exception as exc:  # noqa: BLE001 - any transport failure: retry later, then give up
+        log.warning("survey invitation %s: sending failed: %s", invitation.pk, exc)
+        connection.close()  # a broken SMTP session is reopened by the next send
+        if invitation.attempts >= MAX_ATTEMPTS:
+            _finish(
+                invitation,
+                status=InvitationStatus.FAILED,
+                failed_at=timezone.now(),
+                last_error=str(exc)[:2000],
+            )
+            return "failed"
+        retry_at = timezone.now() + timedelta(minutes=5 * 3 ** (invitation.attempts - 1))
+        _finish(
+            invitation,
+            status=InvitationStatus.QUEUED,
+            send_after=retry_at,
+            dispatched_at=None,
+            last_error=str(exc)[:2000],
+        )
+        return "retry"
+    sent_at = timezone.now()
+    _finish(
+        invitation,
+        status=InvitationStatus.SENT,
+        sent_at=sent_at,
+        expires_at=invitation.expires_at,
+        next_reminder_at=_first_reminder_at(invitation.campaign, sent_at),
+        last_error="",
+    )
+    return "sent"
+
+
+def _finish(invitation: Invitation, **fields) -> None:
+    # Only from "sending": if the customer clicked the link before this ran, it is opened already.
+    Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.SENDING).update(**fields)
+
+
+def _first_reminder_at(campaign: Campaign, sent_at: datetime) -> datetime | None:
+    if not campaign.reminder_count:
+        return None
+    return sent_at + timedelta(days=campaign.reminder_every_days)
+
+
+def invitations_remind(*, reminders: list[list[int]]) -> dict:
+    """Send the n-th reminder of each (invitation id, reminders sent when handed out) pair, to
+    invitations still unanswered. Claimed by moving the count, so at most once per reminder."""
+    counts = defaultdict(int)
+    expected = dict(map(tuple, reminders))
+    invitations = Invitation.objects.filter(pk__in=expected, status__in=OPEN_STATUSES).select_related(
+        "customer", "campaign"
+    )
+    connection = get_connection()
+    try:
+        for invitation in invitations:
+            campaign, sent = invitation.campaign, expected[invitation.pk]
+            if sent >= campaign.reminder_count or campaign.status == Campaign.Status.FINISHED:
+                Invitation.objects.filter(pk=invitation.pk).update(next_reminder_at=None)
+                continue
+            now = timezone.now()
+            number = sent + 1
+            following = (
+                now + timedelta(days=campaign.reminder_every_days)
+                if number < campaign.reminder_count
+                else None
+            )
+            claimed = Invitation.objects.filter(
+                pk=invitation.pk, status__in=OPEN_STATUSES, reminders_sent=sent
+            ).update(reminders_sent=number, next_reminder_at=following)
+            if not claimed:
+                counts["skipped"] += 1
+                continue
+            try:
+                invitation_email(invitation, reminder=number, connection=connection).send()
+                counts["reminded"] += 1
+            except Exception as exc:  # noqa: BLE001 - a reminder is a courtesy: log, never retry twice
+                log.warning("survey invitation %s: reminder %s failed: %s", invitation.pk, number, exc)
+                connection.close()
+                counts["failed"] += 1
+    finally:
+        connection.close()
+    return dict(counts)
+
+
+# --- the sweep -------------------------------------------------------------------------------------
+
+
+def survey_sweep(*, now: datetime | None = None) -> dict:
+    """The periodic pass (beat, every minute), all set-based: put back what a dead worker left
+    "sending", expire what was not answered in time, start due runs, look for triggering events,
+    hand out due invitations and reminders, and finish one-off campaigns with nothing left to do."""
+    from ..tasks import campaign_run_task
+    from .campaigns import campaign_scan_events
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.SURVEY_SENDING_STALE_SECONDS)
+    report = {
+        "requeued": Invitation.objects.filter(status=InvitationStatus.SENDING, claimed_at__lt=stale).update(
+            status=InvitationStatus.QUEUED, dispatched_at=None
+        ),
+        "expired": Invitation.objects.filter(status__in=OPEN_STATUSES, expires_at__lte=now).update(
+            status=InvitationStatus.EXPIRED, expired_at=now, next_reminder_at=None
+        ),
+    }
+    live = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING)
+    due_runs = list(
+        Campaign.objects.filter(status__in=live, next_run_at__lte=now).values_list("pk", flat=True)
+    )
+    for campaign_id in due_runs:
+        campaign_run_task.delay(campaign_id)
+    report["runs_started"] = len(due_runs)
+    triggered = Campaign.objects.filter(status=Campaign.Status.RUNNING, kind=Campaign.Kind.EVENT_TRIGGERED)
+    report["triggered"] = sum(
+        campaign_scan_events(campaign_id=pk, now=now) for pk in triggered.values_list("pk", flat=True)
+    )
+    report["dispatched"] = invitations_dispatch(now=now)
+    report["reminders"] = reminders_dispatch(now=now)
+    with transaction.atomic():
+        unfinished = Invitation.objects.filter(
+            campaign=OuterRef("pk"),
+            status__in=(*OPEN_STATUSES, InvitationStatus.QUEUED, InvitationStatus.SENDING),
+        )
+        report["finished"] = (
+            Campaign.objects.filter(
+                status=Campaign.Status.RUNNING,
+                kind=Campaign.Kind.ONE_OFF,
+                channel=Campaign.Channel.EMAIL,
+                next_run_at__isnull=True,
+                runs__gt=0,
+            )
+            .exclude(Exists(unfinished))
+            .update(status=Campaign.Status.FINISHED, finished_at=now)
+        )
+    return report
