@@ -44,11 +44,20 @@ TRIGGER_LOOKBACK = timedelta(minutes=10)
 def campaign_save(*, campaign: Campaign | None = None, data: dict, by=None) -> Campaign:
     """Create or edit a campaign; the lists (segments, client_types, customers) are replaced
     when given. A finished campaign is kept as it ran."""
+    if campaign is not None and campaign.pk:
+        # Start from the stored row, not the caller's copy: the run state (status, runs, next run)
+        # may have moved on in a worker since the copy was read, and must not be written back.
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    stored = campaign
     campaign = campaign or Campaign(created_by=by)
     if campaign.status == Campaign.Status.FINISHED:
         raise ValidationError({"status": "A finished campaign cannot be changed; copy it instead."})
-    if campaign.pk and campaign.status != Campaign.Status.DRAFT:
-        changed = [name for name in FIXED_WHEN_LIVE if name in data and data[name] != getattr(campaign, name)]
+    if stored is not None and campaign.status != Campaign.Status.DRAFT:
+        changed = [
+            name
+            for name in FIXED_WHEN_LIVE
+            if name in data and _value(data[name]) != _value(getattr(stored, name))
+        ]
         if changed:
             raise ValidationError(
                 {
@@ -65,6 +74,10 @@ def campaign_save(*, campaign: Campaign | None = None, data: dict, by=None) -> C
         if name in data:
             getattr(campaign, name).set(data[name])
     return campaign
+
+
+def _value(value):
+    return getattr(value, "pk", value)
 
 
 @transaction.atomic
@@ -161,7 +174,7 @@ def campaign_scan_events(*, campaign_id: int, now: datetime | None = None) -> in
                 kind=campaign.trigger_event_kind,
                 recorded_at__gt=since,
                 recorded_at__lte=now,
-                occurred_at__gte=campaign.launched_at - TRIGGER_LOOKBACK,
+                occurred_at__gte=campaign.launched_at,  # what happened before the launch does not count
                 customer__in=campaign_audience(campaign),
             )
             .exclude(survey_invitations__campaign=campaign)
