@@ -130,6 +130,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Where .delay() sends a task; a test or benchmark worker gets a queue of its own through it.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 
 # Survey sending (surveys.services.sending explains the ledger these tune).
 SURVEY_SEND_CHUNK = env.int("SURVEY_SEND_CHUNK", default=200)  # invitations per sending task
@@ -204,7 +206,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # One choice set used by two fields (a customer's stage, a touchpoint's journey stage) gets one
     # name; without it spectacular warns and `check --deploy` is not clean.
-    "ENUM_NAME_OVERRIDES": {"LifecycleStageEnum": "customers.models.LifecycleStage"},
+    "ENUM_NAME_OVERRIDES": {
+        "LifecycleStageEnum": "customers.models.LifecycleStage",
+        "EventKindEnum": "customers.models.EventKind",
+        "ServiceClassEnum": "customers.models.ServiceClass",
+    },
 }
 
 # --- Production hardening (all on unless DEBUG; each can be turned off behind a proxy) ------

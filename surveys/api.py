@@ -66,3 +66,4 @@ class SurveyViewSet(viewsets.ModelViewSet):
 
 
 router.register("surveys", SurveyViewSet)
+from . import api_campaigns  # noqa: E402, F401  (registers campaigns, invitations, responses)

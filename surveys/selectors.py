@@ -126,7 +126,14 @@ def with_eligibility(customers: QuerySet[Customer], campaign: Campaign, now: dat
 def campaign_dry_run(campaign: Campaign, now: datetime) -> dict:
     """What a launch would do now: how many would be sent, deferred, held back and why."""
     if campaign.channel == Campaign.Channel.LINK:
-        return {"audience": None, "would_send": None, "deferred": 0, "held_back": {}, "held_back_total": 0}
+        held_back = dict.fromkeys(HeldBackReason.values, 0)  # nobody is held back from a public link
+        return {
+            "audience": None,
+            "would_send": None,
+            "deferred": 0,
+            "held_back": held_back,
+            "held_back_total": 0,
+        }
     rows = (
         with_eligibility(campaign_audience(campaign), campaign, now)
         .values("held_back")

@@ -2,6 +2,7 @@
 
 from .campaigns import (
     CAMPAIGN_FIELDS,
+    campaign_delete,
     campaign_launch,
     campaign_run,
     campaign_save,
@@ -32,6 +33,7 @@ __all__ = [
     "SURVEY_FIELDS",
     "SaveResult",
     "SurveyClosed",
+    "campaign_delete",
     "campaign_launch",
     "campaign_run",
     "campaign_save",

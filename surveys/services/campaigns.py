@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, Event
@@ -69,6 +69,9 @@ def campaign_save(*, campaign: Campaign | None = None, data: dict, by=None) -> C
         if name in data:
             setattr(campaign, name, data[name])
     campaign.full_clean()
+    if campaign.status == Campaign.Status.SCHEDULED and "send_at" in data:
+        # A new time for a run that has not started yet (a past one: as soon as the sweep looks).
+        campaign.next_run_at = campaign.send_at or timezone.now()
     campaign.save()
     for name in AUDIENCE_LISTS:
         if name in data:
@@ -117,12 +120,28 @@ def campaign_launch(*, campaign: Campaign, now: datetime | None = None) -> Campa
 
 
 @transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete a campaign never launched; a launched one keeps its ledger and answers (stop it)."""
+    # Locked so a launch at the same moment cannot slip between the check and the delete.
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.launched_at is not None:
+        raise ProtectedError(
+            f"The campaign was launched ({campaign.get_status_display().lower()} now) and its "
+            "invitations and answers are on record; stop it instead of deleting it.",
+            {campaign},
+        )
+    campaign.delete()
+
+
+@transaction.atomic
 def campaign_stop(*, campaign: Campaign, now: datetime | None = None) -> Campaign:
     """Finish the campaign: nothing more is sent; what was sent can still be answered."""
     now = now or timezone.now()
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status == Campaign.Status.FINISHED:
         return campaign
+    if campaign.status == Campaign.Status.DRAFT:
+        raise ValidationError({"status": "The campaign was never launched: delete it instead."})
     Invitation.objects.filter(campaign=campaign, status=InvitationStatus.QUEUED).update(
         status=InvitationStatus.CANCELLED, cancelled_at=now
     )

@@ -231,7 +231,9 @@ def invitation_mark_bounced(
         raise ValidationError(
             {"status": f"Only a sent invitation can bounce; this one is {invitation.status}."}
         )
-    Invitation.objects.filter(pk=invitation.pk).update(
+    bounceable = (InvitationStatus.SENDING, *OPEN_STATUSES)
+    # Conditional: an answer that lands between the check above and here is not overwritten.
+    Invitation.objects.filter(pk=invitation.pk, status__in=bounceable).update(
         status=InvitationStatus.BOUNCED, bounced_at=now, next_reminder_at=None, last_error=reason[:2000]
     )
     invitation.refresh_from_db()

@@ -9,7 +9,8 @@ How a message goes out, and why it is neither lost nor doubled when a worker die
   `dispatched_at`. A chunk whose task was lost with a killed worker is handed out again once the
   stamp is older than SURVEY_REDISPATCH_SECONDS; handing out twice is harmless (next point).
 - A worker claims each invitation alone, with one conditional UPDATE (queued -> sending), right
-  before its email goes out, and marks it sent right after. Two workers never send the same one.
+  before its email goes out, and marks it sent right after (in the same commit as the next claim).
+  Two workers never send the same one.
 - One killed between the claim and the mark leaves it "sending". The sweep puts such invitations
   back in the queue after SURVEY_SENDING_STALE_SECONDS; the resend carries the same Message-ID.
   So the only message that can arrive twice is the one in flight at the moment of the kill, and
@@ -19,10 +20,12 @@ How a message goes out, and why it is neither lost nor doubled when a worker die
 import logging
 import smtplib
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -89,11 +92,19 @@ def invitations_send(*, invitation_ids: list[int]) -> dict:
         .select_related("customer", "campaign")
         .order_by("pk")
     )
-    sendable = _apply_contact_policy(invitations, timezone.now(), counts)
+    pending = iter(_apply_contact_policy(invitations, timezone.now(), counts))
     connection = get_connection()
     try:
-        for invitation in sendable:
-            counts[_send_one(invitation, connection)] += 1
+        current = _claim_next(pending, counts)
+        while current is not None:
+            outcome, fields = _deliver(current, connection)
+            counts[outcome] += 1
+            # One commit records this one's outcome and claims the next: half the commits (each a
+            # disk flush on PostgreSQL, the main cost per email) of marking and claiming apart, and
+            # still never more than one invitation claimed and not marked.
+            with transaction.atomic():
+                _finish(current, **fields)
+                current = _claim_next(pending, counts)
     finally:
         connection.close()
     return dict(counts)
@@ -134,51 +145,58 @@ def _apply_contact_policy(invitations: list[Invitation], now: datetime, counts) 
     return sendable
 
 
-def _send_one(invitation: Invitation, connection) -> str:
-    claimed = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED).update(
-        status=InvitationStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return "skipped"  # another worker has it, or it changed (unsubscribed, cancelled)
-    invitation.attempts += 1
+def _claim_next(pending: Iterator[Invitation], counts) -> Invitation | None:
+    """Claim (queued -> sending) the next invitation that is still queued, right before its email."""
+    for invitation in pending:
+        claimed = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED).update(
+            status=InvitationStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+        )
+        if claimed:
+            invitation.attempts += 1
+            return invitation
+        counts["skipped"] += 1  # another worker has it, or it changed (unsubscribed, cancelled)
+    return None
+
+
+def _keep_open(connection) -> None:
+    """One SMTP session for a whole chunk: send() on a connection not yet open opens one and closes
+    it again, a TCP connect, EHLO and QUIT per email. Reopens after a failure closed it. Not for the
+    file backend: its open() would write the whole chunk into one file, and a person opens them one
+    by one in var/mail/."""
+    if isinstance(connection, SMTPBackend):
+        connection.open()
+
+
+def _deliver(invitation: Invitation, connection) -> tuple[str, dict]:
+    """Send a claimed invitation's email; returns the outcome and the ledger fields to record."""
     invitation.expires_at = timezone.now() + timedelta(days=invitation.campaign.expires_after_days)
     try:
+        _keep_open(connection)
         invitation_email(invitation, connection=connection).send()
     except smtplib.SMTPRecipientsRefused as exc:
-        _finish(
-            invitation, status=InvitationStatus.BOUNCED, bounced_at=timezone.now(), last_error=str(exc)[:2000]
-        )
-        return "bounced"
+        fields = {"status": InvitationStatus.BOUNCED, "bounced_at": timezone.now()}
+        return "bounced", fields | {"last_error": str(exc)[:2000]}
     except Exception as exc:  # noqa: BLE001 - any transport failure: retry later, then give up
         log.warning("survey invitation %s: sending failed: %s", invitation.pk, exc)
         connection.close()  # a broken SMTP session is reopened by the next send
         if invitation.attempts >= MAX_ATTEMPTS:
-            _finish(
-                invitation,
-                status=InvitationStatus.FAILED,
-                failed_at=timezone.now(),
-                last_error=str(exc)[:2000],
-            )
-            return "failed"
+            fields = {"status": InvitationStatus.FAILED, "failed_at": timezone.now()}
+            return "failed", fields | {"last_error": str(exc)[:2000]}
         retry_at = timezone.now() + timedelta(minutes=5 * 3 ** (invitation.attempts - 1))
-        _finish(
-            invitation,
-            status=InvitationStatus.QUEUED,
-            send_after=retry_at,
-            dispatched_at=None,
-            last_error=str(exc)[:2000],
-        )
-        return "retry"
+        return "retry", {
+            "status": InvitationStatus.QUEUED,
+            "send_after": retry_at,
+            "dispatched_at": None,
+            "last_error": str(exc)[:2000],
+        }
     sent_at = timezone.now()
-    _finish(
-        invitation,
-        status=InvitationStatus.SENT,
-        sent_at=sent_at,
-        expires_at=invitation.expires_at,
-        next_reminder_at=_first_reminder_at(invitation.campaign, sent_at),
-        last_error="",
-    )
-    return "sent"
+    return "sent", {
+        "status": InvitationStatus.SENT,
+        "sent_at": sent_at,
+        "expires_at": invitation.expires_at,
+        "next_reminder_at": _first_reminder_at(invitation.campaign, sent_at),
+        "last_error": "",
+    }
 
 
 def _finish(invitation: Invitation, **fields) -> None:
@@ -221,6 +239,7 @@ def invitations_remind(*, reminders: list[list[int]]) -> dict:
                 counts["skipped"] += 1
                 continue
             try:
+                _keep_open(connection)
                 invitation_email(invitation, reminder=number, connection=connection).send()
                 counts["reminded"] += 1
             except Exception as exc:  # noqa: BLE001 - a reminder is a courtesy: log, never retry twice

@@ -1,4 +1,4 @@
-"""The roles of DESIGN.md, enforced on every endpoint of the customers API.
+"""The roles of DESIGN.md, enforced on every endpoint of the API (customers and surveys apps).
 
 One table of expectations per role: for each endpoint, the actions that succeed. Every other action
 of that endpoint must be refused with a 403 and change nothing. Requests carry valid payloads, so
@@ -6,11 +6,13 @@ of that endpoint must be refused with a 403 and change nothing. Requests carry v
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -18,7 +20,16 @@ import cxplatform.urls  # noqa: F401  (registers every app's endpoints on the ro
 from customers.models import ClientType, Customer, Event, Segment, SegmentMembership, Touchpoint
 from cxplatform.api import router
 from cxplatform.roles import ADMIN, CX_LEAD, EXECUTIVE, SUPPORT
-from tests.factories import CustomerFactory, EventFactory, SegmentFactory, TouchpointFactory
+from surveys.models import Answer, Campaign, Invitation, InvitationStatus, Question, Response, Survey
+from surveys.services import campaign_launch, survey_from_template
+from tests.factories import (
+    CustomerFactory,
+    EventFactory,
+    SegmentFactory,
+    TouchpointFactory,
+    active_survey,
+    email_campaign,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,9 +41,17 @@ ENDPOINT_ACTIONS: dict[str, tuple[str, ...]] = {
     "segments": (*CRUD, "members", "history", "preview", "refresh"),
     "touchpoints": CRUD,
     "client-types": CRUD,
+    "surveys": (*CRUD, "from-template"),
+    "campaigns": (*CRUD, "launch", "dry-run", "stop", "funnel"),
+    # The ledger is written by the sending machinery; through the API only a bounce is reported.
+    "invitations": ("list", "retrieve", "bounce"),
+    "responses": ("list", "retrieve"),
 }
 READ = {"list", "retrieve"}
 SEGMENT_READS = READ | {"members", "history", "preview"}
+# A dry run changes nothing: whoever may read a campaign may see its reach.
+CAMPAIGN_READS = READ | {"dry-run", "funnel"}
+SURVEYS_READ_ONLY = {"surveys": READ, "campaigns": CAMPAIGN_READS, "invitations": READ, "responses": READ}
 
 
 def everything() -> dict[str, set[str]]:
@@ -46,6 +65,7 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
         "segments": SEGMENT_READS,
         "touchpoints": READ,
         "client-types": READ,
+        **SURVEYS_READ_ONLY,
     },
     CX_LEAD: everything(),
     EXECUTIVE: {
@@ -54,6 +74,7 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
         "segments": SEGMENT_READS,
         "touchpoints": READ,
         "client-types": READ,
+        **SURVEYS_READ_ONLY,
     },
     ADMIN: everything(),
 }
@@ -71,6 +92,11 @@ class Objects:
     segment: Segment
     touchpoint: Touchpoint
     client_type: ClientType
+    survey: Survey  # a draft no campaign uses
+    campaign: Campaign  # a draft, ready to launch
+    launched: Campaign  # running: the one to stop
+    invitation: Invitation  # sent, by another (launched) campaign
+    response: Response
 
     def pk(self, endpoint: str) -> int:
         return getattr(self, endpoint.rstrip("s").replace("-", "_")).pk
@@ -81,12 +107,29 @@ def objects(db) -> Objects:
     customer = CustomerFactory(name="Anna Smirnova")
     segment = SegmentFactory(rules=RULES)
     SegmentMembership.objects.create(segment=segment, customer=customer)
+    survey = active_survey()
+    launched = campaign_launch(campaign=email_campaign(survey=survey, name="Autumn NPS"))
+    invitation = Invitation.objects.create(
+        campaign=launched,
+        customer=customer,
+        language="en",
+        status=InvitationStatus.SENT,
+        sent_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(days=30),
+    )
     return Objects(
         customer=customer,
         event=EventFactory(customer=customer),
         segment=segment,
         touchpoint=TouchpointFactory(),
         client_type=ClientType.objects.create(slug="chatty", name="Chatty"),
+        survey=survey_from_template(template="ces", name="Effort after the call"),
+        campaign=email_campaign(survey=survey, name="Winter NPS"),
+        launched=launched,
+        invitation=invitation,
+        response=Response.objects.create(
+            campaign=launched, survey=survey, invitation=invitation, customer=customer, language="en"
+        ),
     )
 
 
@@ -97,6 +140,8 @@ def create_payload(endpoint: str, objs: Objects) -> dict[str, Any]:
         "segments": {"name": "Buyers", "rules": RULES},
         "touchpoints": {"name": "Flagship store", "kind": "store", "journey_stage": "purchase"},
         "client-types": {"slug": "quiet", "name": "Quiet", "guidance": "Rarely writes; call instead."},
+        "surveys": {"name": "Delivery CSAT", "questions": [{"kind": "csat", "text": {"en": "How was it?"}}]},
+        "campaigns": {"name": "Spring NPS", "survey": objs.campaign.survey_id, "everyone": True},
     }[endpoint]
 
 
@@ -116,8 +161,16 @@ def request(client: APIClient, endpoint: str, action: str, objs: Objects):
         return client.patch(detail, {"name": "Renamed"}, format="json")
     if action == "delete":
         return client.delete(detail)
-    if action in ("timeline", "members", "history"):
+    if action in ("timeline", "members", "history", "funnel"):
         return client.get(f"{detail}{action}/")
+    if action == "stop":  # only a launched campaign can be stopped; a draft is deleted
+        return client.post(f"{base}{objs.launched.pk}/stop/")
+    if action in ("launch", "dry-run"):
+        return client.post(f"{detail}{action}/")
+    if action == "bounce":
+        return client.post(f"{detail}bounce/", {"reason": "550 mailbox unavailable"}, format="json")
+    if action == "from-template":
+        return client.post(f"{base}from-template/", {"template": "csat", "name": "CSAT"}, format="json")
     if action == "preview":
         return client.post(f"{base}preview/", {"rules": RULES}, format="json")
     if action == "refresh":
@@ -135,7 +188,10 @@ def request(client: APIClient, endpoint: str, action: str, objs: Objects):
 
 
 def database_state() -> dict[str, list[dict]]:
-    models = (Customer, Event, Segment, SegmentMembership, Touchpoint, ClientType)
+    models = (
+        *(Customer, Event, Segment, SegmentMembership, Touchpoint, ClientType),
+        *(Survey, Question, Campaign, Invitation, Response, Answer),
+    )
     return {model.__name__: list(model.objects.order_by("pk").values()) for model in models}
 
 
@@ -177,13 +233,12 @@ def test_matrix_covers_every_role_and_endpoint():
             assert actions <= set(ENDPOINT_ACTIONS[endpoint]), (role, endpoint)
 
 
-def test_matrix_covers_every_customers_endpoint_and_action():
-    # An endpoint or extra action added to the customers API fails here until the table has it.
+def test_matrix_covers_every_endpoint_and_action():
+    # An endpoint or extra action added to the API fails here until the table has it.
     offered = {}
     for prefix, viewset, _ in router.registry:
-        if viewset.queryset.model._meta.app_label == "customers":
-            standard = [name for name in CRUD if hasattr(viewset, name.replace("delete", "destroy"))]
-            offered[prefix] = {*standard, *(action.url_path for action in viewset.get_extra_actions())}
+        standard = [name for name in CRUD if hasattr(viewset, name.replace("delete", "destroy"))]
+        offered[prefix] = {*standard, *(action.url_path for action in viewset.get_extra_actions())}
     assert offered == {endpoint: set(actions) for endpoint, actions in ENDPOINT_ACTIONS.items()}
 
 

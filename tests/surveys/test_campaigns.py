@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from customers.models import ClientType, EventKind, SegmentMembership
@@ -259,3 +260,24 @@ def test_an_event_triggered_campaign_sends_after_its_delay_once_per_event(launch
     sweep(timezone.now() + timedelta(minutes=62))  # seeing the event again changes nothing
     assert Invitation.objects.get(campaign=campaign).status == "sent"
     assert [m.to for m in mail.outbox] == [[customer.email]]
+
+
+def test_a_new_time_for_a_scheduled_campaign_moves_its_run(launch, sweep):
+    CustomerFactory()
+    now = timezone.now()
+    campaign = launch(email_campaign(send_at=now + timedelta(days=2)), now=now)
+    services.campaign_save(campaign=campaign, data={"send_at": now + timedelta(hours=1)})
+    sweep(now + timedelta(hours=1, minutes=1))
+    assert Invitation.objects.get().status == "sent"
+
+
+def test_only_a_campaign_never_launched_is_deleted_or_a_draft_is_not_stopped(launch):
+    CustomerFactory()
+    draft, launched = email_campaign(), email_campaign()
+    launch(launched)
+    with pytest.raises(ValidationError):
+        services.campaign_stop(campaign=draft)
+    with pytest.raises(ProtectedError):
+        services.campaign_delete(campaign=launched)
+    services.campaign_delete(campaign=draft)
+    assert list(Campaign.objects.all()) == [launched]
