@@ -56,6 +56,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ (the admin's and the survey page's CSS and JS) from the app server itself,
+    # with far-future caching in production; no separate web server to configure.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -171,6 +174,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves the apps' static files straight from their folders, so a deployment works
+# without a `collectstatic` step (run it into STATIC_ROOT to serve from there instead).
+WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = VAR_DIR / "media"
 
 # Bulk event ingest takes 10,000 events in one JSON body (~2 MB); leave generous headroom.
@@ -230,5 +236,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-for _folder in (VAR_DIR, VAR_DIR / "mail"):
+for _folder in (VAR_DIR, VAR_DIR / "mail", STATIC_ROOT):
     _folder.mkdir(parents=True, exist_ok=True)

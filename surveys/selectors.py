@@ -205,6 +205,22 @@ def invitation_by_token(token: str) -> Invitation | None:
     return Invitation.objects.select_related("campaign__survey", "customer").filter(token=token).first()
 
 
+def response_for(
+    *, invitation: Invitation | None = None, campaign: Campaign | None = None, browser_key: str = ""
+) -> Response | None:
+    """The response (with its answers) of an invitation, or of one browser on an anonymous link."""
+    responses = Response.objects.prefetch_related("answers")
+    if invitation is not None:
+        return responses.filter(invitation=invitation).first()
+    if campaign is None or not browser_key:
+        return None
+    return responses.filter(campaign=campaign, browser_key=browser_key).first()
+
+
+def customer_opted_out(customer_id: int) -> bool:
+    return SurveyOptOut.objects.filter(customer_id=customer_id).exists()
+
+
 def link_campaign_by_token(token: str) -> Campaign | None:
     return (
         Campaign.objects.select_related("survey")
@@ -219,9 +235,11 @@ __all__ = [
     "campaign_audience",
     "campaign_dry_run",
     "campaign_funnel",
+    "customer_opted_out",
     "has_audience_criteria",
     "invitation_by_token",
     "invitations_due",
     "link_campaign_by_token",
+    "response_for",
     "with_eligibility",
 ]

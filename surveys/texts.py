@@ -37,6 +37,10 @@ TEXTS = {
         "high": "Extremely likely",
         "choose_one": "Choose one",
         "choose_any": "Choose any that apply",
+        # The survey page's own words (the public page of issue 3).
+        "error_prefix": "Error",
+        "saved": "Your answers so far are saved.",
+        "sending": "Sending…",
     },
     "ru": {
         "subject": "Уделите минуту? Расскажите, как мы справились",
@@ -70,6 +74,9 @@ TEXTS = {
         "high": "Очень вероятно",
         "choose_one": "Выберите один вариант",
         "choose_any": "Выберите все подходящие",
+        "error_prefix": "Ошибка",
+        "saved": "Ваши ответы сохранены.",
+        "sending": "Отправляем…",
     },
 }
 
