@@ -135,3 +135,6 @@ class SurveyAdmin(admin.ModelAdmin):
             return redirect("admin:surveys_survey_changelist")
         messages.success(request, f"Created the draft “{survey.name}”: rename it and adjust the questions.")
         return redirect(reverse("admin:surveys_survey_change", args=[survey.pk]))
+
+
+from . import admin_campaigns  # noqa: F401,E402

@@ -95,3 +95,81 @@ def test_anonymous_is_sent_to_the_login_page(client):
     response = client.get(reverse("admin:customers_customer_changelist"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+# --- surveys: the builder, campaigns, and the read-only records they leave ----------------------
+
+SURVEYS_MODELS = ("survey", "campaign", "invitation", "response", "contactpolicy", "surveyoptout")
+SURVEYS_ADDABLE = {"survey", "campaign"}  # the rest are written by the services (or are one row)
+
+
+def test_every_surveys_model_in_the_admin_is_checked():
+    registered = {
+        model._meta.model_name for model in admin.site._registry if model._meta.app_label == "surveys"
+    }
+    assert registered == set(SURVEYS_MODELS)
+
+
+@pytest.fixture
+def survey_rows(db, django_capture_on_commit_callbacks):
+    from surveys import services
+    from tests.factories import email_campaign
+
+    customer = CustomerFactory()
+    campaign = email_campaign()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.campaign_launch(campaign=campaign)
+    invitation = campaign.invitations.get()
+    services.response_save(invitation=invitation, answers={}, submit=False)
+    services.invitation_unsubscribe(invitation=invitation)
+    return customer, campaign
+
+
+@pytest.mark.parametrize("role", [*CAN_VIEW])
+@pytest.mark.parametrize("model", SURVEYS_MODELS)
+def test_surveys_admin_pages_follow_the_roles(client, make_user, survey_rows, role, model):
+    client.force_login(make_user(role))
+    listing = client.get(reverse(f"admin:surveys_{model}_changelist"))
+    if role is None:
+        assert listing.status_code == 403
+    elif model == "contactpolicy":  # one row: the list is its page
+        assert listing.status_code == 302
+        assert client.get(listing["Location"]).status_code == 200
+    else:
+        assert listing.status_code == 200
+    adding = client.get(reverse(f"admin:surveys_{model}_add"))
+    may_add = role in (CX_LEAD, ADMIN) and model in SURVEYS_ADDABLE
+    assert adding.status_code == (200 if may_add else 403)
+
+
+@pytest.mark.parametrize(
+    ("role", "editable"), [(EXECUTIVE, False), (SUPPORT, False), (CX_LEAD, True), (ADMIN, True)]
+)
+def test_campaign_and_policy_pages_are_view_only_without_change_permission(
+    client, make_user, survey_rows, role, editable
+):
+    _, campaign = survey_rows
+    client.force_login(make_user(role))
+    for url in (
+        reverse("admin:surveys_campaign_change", args=[campaign.pk]),
+        reverse("admin:surveys_contactpolicy_change", args=[1]),
+    ):
+        html = client.get(url).content.decode()
+        assert ('name="_save"' in html) is editable, url
+    # The ledger and the answers are the services' record: view-only even for the Admin role.
+    for model, pk in (
+        ("invitation", campaign.invitations.get().pk),
+        ("response", campaign.responses.get().pk),
+    ):
+        page = client.get(reverse(f"admin:surveys_{model}_change", args=[pk]))
+        assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+
+
+@pytest.mark.parametrize("role", [SUPPORT, EXECUTIVE])
+def test_support_and_executives_cannot_post_campaign_actions(client, make_user, survey_rows, role):
+    _, campaign = survey_rows
+    client.force_login(make_user(role))
+    for action in ("launch", "stop"):
+        assert client.post(reverse(f"admin:surveys_campaign_{action}", args=[campaign.pk])).status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.status == "running"
