@@ -27,7 +27,8 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, Max, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Customer
@@ -148,14 +149,49 @@ def _apply_contact_policy(invitations: list[Invitation], now: datetime, counts) 
 def _claim_next(pending: Iterator[Invitation], counts) -> Invitation | None:
     """Claim (queued -> sending) the next invitation that is still queued, right before its email."""
     for invitation in pending:
-        claimed = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED).update(
-            status=InvitationStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-        )
+        with transaction.atomic():
+            if _quarantined_at_claim(invitation, counts):
+                continue
+            claimed = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED).update(
+                status=InvitationStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+            )
         if claimed:
             invitation.attempts += 1
             return invitation
         counts["skipped"] += 1  # another worker has it, or it changed (unsubscribed, cancelled)
     return None
+
+
+def _quarantined_at_claim(invitation: Invitation, counts) -> bool:
+    """The contact policy, checked once more under a lock on the customer: two invitations of one
+    customer due together (two deferred campaigns, in one chunk or in two workers) must not both go
+    out. Whoever claims second sees the first as sending or sent, and defers or holds back."""
+    now = timezone.now()
+    # Serialises claims per customer (PostgreSQL row lock; SQLite's write lock serialises anyway).
+    list(Customer.objects.select_for_update().filter(pk=invitation.customer_id).values_list("pk"))
+    surveyed_at = Coalesce("sent_at", "claimed_at")
+    last = (
+        Invitation.objects.filter(customer_id=invitation.customer_id)
+        .exclude(pk=invitation.pk)
+        .filter(Q(sent_at__isnull=False) | Q(status=InvitationStatus.SENDING))
+        .aggregate(
+            last_any=Max(surveyed_at),
+            last_here=Max(surveyed_at, filter=Q(campaign_id=invitation.campaign_id)),
+        )
+    )
+    allowed_at = Quarantine.of(invitation.campaign).allowed_at(last["last_any"], last["last_here"])
+    if allowed_at is None or allowed_at <= now:
+        return False
+    queued = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED)
+    if invitation.campaign.defer_held_back:
+        queued.update(held_back_reason=HeldBackReason.QUARANTINED, send_after=allowed_at, dispatched_at=None)
+        counts["deferred"] += 1
+    else:
+        queued.update(
+            status=InvitationStatus.HELD_BACK, held_back_reason=HeldBackReason.QUARANTINED, held_back_at=now
+        )
+        counts["held_back"] += 1
+    return True
 
 
 def _keep_open(connection) -> None:

@@ -247,3 +247,21 @@ def test_unanswered_invitations_expire_and_a_one_off_campaign_then_finishes(at):
     assert services.invitation_state(expired) == "expired"
     with pytest.raises(services.SurveyClosed):
         answer(expired)
+
+
+def test_two_deferred_invitations_of_one_customer_due_together_send_one_and_defer_the_other(at):
+    customer = CustomerFactory()
+    start = timezone.now()
+    at(start, services.campaign_launch, campaign=email_campaign(name="A"))
+    at(start + timedelta(days=1), services.campaign_launch, campaign=email_campaign(name="B"))
+    at(start + timedelta(days=2), services.campaign_launch, campaign=email_campaign(name="C"))
+    mail.outbox.clear()
+
+    at(start + timedelta(days=30, hours=1), services.survey_sweep)  # B and C fall due in one chunk
+    assert len(mail.outbox) == 1
+    sent = Invitation.objects.get(customer=customer, campaign__name__in=["B", "C"], status="sent")
+    waiting = Invitation.objects.get(customer=customer, campaign__name__in=["B", "C"], status="queued")
+    assert waiting.held_back_reason == "quarantined"
+    assert waiting.send_after == sent.sent_at + timedelta(days=30)
+    at(waiting.send_after + timedelta(minutes=1), services.survey_sweep)
+    assert len(mail.outbox) == 2
