@@ -93,6 +93,9 @@ def invitations_send(*, invitation_ids: list[int]) -> dict:
         .select_related("customer", "campaign")
         .order_by("pk")
     )
+    campaigns: dict[int, Campaign] = {}
+    for invitation in invitations:  # one campaign object per campaign, so per-campaign reads are shared
+        invitation.campaign = campaigns.setdefault(invitation.campaign_id, invitation.campaign)
     pending = iter(_apply_contact_policy(invitations, timezone.now(), counts))
     connection = get_connection()
     try:
@@ -162,6 +165,14 @@ def _claim_next(pending: Iterator[Invitation], counts) -> Invitation | None:
     return None
 
 
+def _quarantine_of(campaign: Campaign) -> Quarantine:
+    # Read once per chunk and kept on the campaign object the chunk's invitations share: a policy
+    # query per email would be a query more per email for the same answer.
+    if not hasattr(campaign, "_quarantine"):
+        campaign._quarantine = Quarantine.of(campaign)
+    return campaign._quarantine
+
+
 def _quarantined_at_claim(invitation: Invitation, counts) -> bool:
     """The contact policy, checked once more under a lock on the customer: two invitations of one
     customer due together (two deferred campaigns, in one chunk or in two workers) must not both go
@@ -179,7 +190,8 @@ def _quarantined_at_claim(invitation: Invitation, counts) -> bool:
             last_here=Max(surveyed_at, filter=Q(campaign_id=invitation.campaign_id)),
         )
     )
-    allowed_at = Quarantine.of(invitation.campaign).allowed_at(last["last_any"], last["last_here"])
+    quarantine = _quarantine_of(invitation.campaign)
+    allowed_at = quarantine.allowed_at(last["last_any"], last["last_here"])
     if allowed_at is None or allowed_at <= now:
         return False
     queued = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED)
