@@ -119,6 +119,9 @@ class SurveyOptOut(models.Model):
     invitation = models.ForeignKey(Invitation, on_delete=models.SET_NULL, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        verbose_name = "survey opt-out"
+
     def __str__(self):
         return f"{self.customer} unsubscribed"
 
