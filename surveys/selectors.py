@@ -7,11 +7,9 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
-    OuterRef,
+    Max,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
@@ -43,8 +41,8 @@ def campaign_audience(campaign: Campaign) -> QuerySet[Customer]:
     criteria = []
     segment_ids = [s.pk for s in campaign.segments.all()]
     if segment_ids:
-        member = SegmentMembership.objects.filter(customer=OuterRef("pk"), segment_id__in=segment_ids)
-        criteria.append(Exists(member))
+        members = SegmentMembership.objects.filter(segment_id__in=segment_ids).values("customer_id")
+        criteria.append(Q(pk__in=members))
     client_type_ids = [c.pk for c in campaign.client_types.all()]
     if client_type_ids:
         criteria.append(Q(client_type_id__in=client_type_ids))
@@ -57,8 +55,9 @@ def campaign_audience(campaign: Campaign) -> QuerySet[Customer]:
         matched = criteria[0]
         for criterion in criteria[1:]:
             matched &= criterion
-    listed = Campaign.customers.through.objects.filter(campaign_id=campaign.pk, customer=OuterRef("pk"))
-    return customers.filter(matched | Q(Exists(listed)))
+    # Uncorrelated `IN (...)` throughout: one hashed pass each, not a look-up per customer.
+    listed = Campaign.customers.through.objects.filter(campaign_id=campaign.pk).values("customer_id")
+    return customers.filter(matched | Q(pk__in=listed))
 
 
 def has_audience_criteria(campaign: Campaign) -> bool:
@@ -91,26 +90,31 @@ class Quarantine:
         return max(moments, default=None)
 
 
-def with_eligibility(customers: QuerySet[Customer], campaign: Campaign, now: datetime) -> QuerySet[Customer]:
-    """Customers annotated with `held_back` (a HeldBackReason, or "" if they may be invited now)
-    and `last_surveyed` / `last_surveyed_here` (the latest invitation sent to them, anywhere and
-    in this campaign), all in one query. The order of reasons is the one a CX lead acts on."""
-    quarantine = Quarantine.of(campaign)
-    sent = Invitation.objects.filter(customer=OuterRef("pk"), sent_at__isnull=False).order_by("-sent_at")
+def with_eligibility(
+    customers: QuerySet[Customer], campaign: Campaign, now: datetime, *, quarantine: bool = True
+) -> QuerySet[Customer]:
+    """Customers annotated with `held_back`: a HeldBackReason, or "" if they may be invited now,
+    in one query. The order of reasons is the one a CX lead acts on.
+
+    Each test is `id IN (uncorrelated subquery)`, which PostgreSQL runs as one hashed pass over
+    the invitations, whatever its statistics say. Correlated per-customer look-ups were planned as
+    a scan of the invitations per customer while a new campaign's rows were not yet analysed:
+    7 minutes instead of 3 seconds to build 100,000 invitations. When a quarantined customer may
+    be asked again is computed afterwards, for those customers only (quarantine_ends).
+    quarantine=False leaves the quarantine out (the sender checks it per invitation as it claims)."""
+    policy = Quarantine.of(campaign) if quarantine else Quarantine(0, 0)
     channels = [ConsentChannel.ANY, ConsentChannel.EMAIL]
-    customers = customers.annotate(
-        last_surveyed=Subquery(sent.values("sent_at")[:1]),
-        last_surveyed_here=Subquery(sent.filter(campaign_id=campaign.pk).values("sent_at")[:1]),
-        opted_out=Exists(SurveyOptOut.objects.filter(customer=OuterRef("pk"))),
-    )
     recently = Q(pk__in=[])
-    if quarantine.global_days:
-        recently |= Q(last_surveyed__gt=now - timedelta(days=quarantine.global_days))
-    if quarantine.campaign_days:
-        recently |= Q(last_surveyed_here__gt=now - timedelta(days=quarantine.campaign_days))
+    if policy.global_days:
+        cutoff = now - timedelta(days=policy.global_days)
+        recently |= Q(pk__in=Invitation.objects.filter(sent_at__gt=cutoff).values("customer_id"))
+    if policy.campaign_days:
+        cutoff = now - timedelta(days=policy.campaign_days)
+        here = Invitation.objects.filter(campaign_id=campaign.pk, sent_at__gt=cutoff)
+        recently |= Q(pk__in=here.values("customer_id"))
     return customers.annotate(
         held_back=Case(
-            When(opted_out=True, then=Value(HeldBackReason.UNSUBSCRIBED)),
+            When(pk__in=SurveyOptOut.objects.values("customer_id"), then=Value(HeldBackReason.UNSUBSCRIBED)),
             When(
                 Q(survey_consent=False) | ~Q(survey_consent_channel__in=channels),
                 then=Value(HeldBackReason.NO_CONSENT),
@@ -121,6 +125,20 @@ def with_eligibility(customers: QuerySet[Customer], campaign: Campaign, now: dat
             output_field=CharField(),
         )
     )
+
+
+def quarantine_ends(customer_ids: list[int], campaign: Campaign, now: datetime) -> dict[int, datetime]:
+    """For quarantined customers: the first moment each may be surveyed again (one grouped query)."""
+    quarantine = Quarantine.of(campaign)
+    longest = max(quarantine.global_days, quarantine.campaign_days)
+    rows = (
+        Invitation.objects.filter(customer_id__in=customer_ids, sent_at__gt=now - timedelta(days=longest))
+        .values("customer_id")
+        .annotate(last_any=Max("sent_at"), last_here=Max("sent_at", filter=Q(campaign_id=campaign.pk)))
+        .order_by()
+    )
+    ends = {row["customer_id"]: quarantine.allowed_at(row["last_any"], row["last_here"]) for row in rows}
+    return {customer_id: moment or now for customer_id, moment in ends.items()}
 
 
 def campaign_dry_run(campaign: Campaign, now: datetime) -> dict:
@@ -240,6 +258,7 @@ __all__ = [
     "invitation_by_token",
     "invitations_due",
     "link_campaign_by_token",
+    "quarantine_ends",
     "response_for",
     "with_eligibility",
 ]

@@ -10,7 +10,13 @@ from django.utils import timezone
 from customers.models import Customer, Event
 
 from ..models import Campaign, HeldBackReason, Invitation, InvitationStatus, Survey
-from ..selectors import ELIGIBLE, Quarantine, campaign_audience, has_audience_criteria, with_eligibility
+from ..selectors import (
+    ELIGIBLE,
+    campaign_audience,
+    has_audience_criteria,
+    quarantine_ends,
+    with_eligibility,
+)
 
 CAMPAIGN_FIELDS = (
     "name",
@@ -229,15 +235,10 @@ def invitations_build(
 ) -> int:
     """One invitation per customer (or per triggering event), each queued, deferred, or held back
     with its reason, in bulk inserts streamed in batches so memory stays flat at any audience size."""
-    quarantine = Quarantine.of(campaign)
-    rows = (
-        with_eligibility(customers, campaign, now)
-        .order_by()
-        .values_list("pk", "language", "held_back", "last_surveyed", "last_surveyed_here")
-    )
-    made, batch = 0, []
+    rows = with_eligibility(customers, campaign, now).order_by().values_list("pk", "language", "held_back")
+    made, batch, deferred = 0, [], []
 
-    def invite(customer_id, language, reason, last_any, last_here, event_id=None):
+    def invite(customer_id, language, reason, event_id=None):
         invitation = Invitation(
             campaign_id=campaign.pk,
             customer_id=customer_id,
@@ -249,27 +250,34 @@ def invitations_build(
         )
         if reason == HeldBackReason.QUARANTINED and campaign.defer_held_back:
             invitation.held_back_reason = reason
-            invitation.send_after = max(
-                invitation.send_after, quarantine.allowed_at(last_any, last_here) or now
-            )
+            deferred.append(invitation)
         elif reason != ELIGIBLE:
             invitation.status = InvitationStatus.HELD_BACK
             invitation.held_back_reason = reason
             invitation.held_back_at = now
         batch.append(invitation)
 
+    def flush() -> int:
+        if deferred:  # to the first allowed date, looked up for this batch's quarantined only
+            ends = quarantine_ends([i.customer_id for i in deferred], campaign, now)
+            for invitation in deferred:
+                invitation.send_after = max(invitation.send_after, ends.get(invitation.customer_id, now))
+        stored = len(Invitation.objects.bulk_create(batch, ignore_conflicts=True))
+        batch.clear()
+        deferred.clear()
+        return stored
+
     if trigger_events is None:
         for row in rows.iterator(chunk_size=BUILD_BATCH):
             invite(*row)
             if len(batch) >= BUILD_BATCH:
-                made += len(Invitation.objects.bulk_create(batch, ignore_conflicts=True))
-                batch.clear()
+                made += flush()
     else:
         by_customer = {row[0]: row for row in rows}
         for event_id, customer_id in trigger_events:
             if customer_id in by_customer:
                 invite(*by_customer[customer_id], event_id=event_id)
-    made += len(Invitation.objects.bulk_create(batch, ignore_conflicts=True))
+    made += flush()
     from .sending import invitations_dispatch
 
     transaction.on_commit(lambda: invitations_dispatch(campaign_id=campaign.pk))
