@@ -9,6 +9,7 @@ from rest_framework import serializers
 from customers.models import ClientType, Customer, EventKind, LifecycleStage, Segment, ServiceClass
 
 from .models import Answer, Campaign, HeldBackReason, Invitation, InvitationStatus, Response
+from .services.campaigns import AUDIENCE_LISTS, CAMPAIGN_FIELDS
 
 ID_LOOKUP_CHUNK = 5000  # keeps `pk IN (...)` under SQLite's bound-parameter limit
 
@@ -93,30 +94,13 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Campaign
+        # What a CX lead sets is the service's list (one place to add a field), then the run state.
         fields = [
             "id",
-            "name",
-            "survey",
+            *CAMPAIGN_FIELDS,
+            *AUDIENCE_LISTS,
             "survey_name",
-            "kind",
-            "channel",
             "status",
-            "everyone",
-            "segments",
-            "client_types",
-            "lifecycle_stages",
-            "service_classes",
-            "customers",
-            "send_at",
-            "repeat_every_days",
-            "trigger_event_kind",
-            "trigger_delay_minutes",
-            "quarantine_days",
-            "defer_held_back",
-            "reminder_count",
-            "reminder_every_days",
-            "expires_after_days",
-            "email_subject",
             "public_link",
             "created_by",
             "created_at",
