@@ -13,18 +13,15 @@ import time_machine
 from django.contrib import admin
 from django.contrib.messages import get_messages
 from django.core import mail
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from cxplatform.roles import ADMIN, CX_LEAD, EXECUTIVE, SUPPORT
 from surveys import services
-from surveys.models import Campaign, ContactPolicy, Invitation, InvitationStatus, Survey, SurveyOptOut
+from surveys.models import Campaign, Invitation, InvitationStatus, Survey
 from tests.factories import CustomerFactory, active_survey, email_campaign
 
-from .campaign_helpers import bulk_customers, segment_of, sent_invitation, survey_questions
+from .campaign_helpers import segment_of, sent_invitation, survey_questions
 
 pytestmark = pytest.mark.django_db
 
@@ -60,23 +57,6 @@ def form(survey, **fields) -> dict:
     }
 
 
-@pytest.fixture
-def lead(client, make_user):
-    client.force_login(make_user(CX_LEAD))
-    return client
-
-
-@pytest.fixture
-def launch(django_capture_on_commit_callbacks):
-    """POST the launch button and run what it enqueued: the run, then the sending."""
-
-    def run(client, campaign):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(action_url(campaign, "launch"))
-
-    return run
-
-
 def flash(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -95,7 +75,7 @@ def steps(data: dict) -> dict[str, int]:
 
 
 def test_lead_builds_aims_dry_runs_launches_watches_and_reminds_only_the_silent(
-    lead, launch, django_capture_on_commit_callbacks
+    lead, admin_launch, django_capture_on_commit_callbacks
 ):
     # An NPS survey from the template, in the admin (the builder's own tests cover editing it).
     created = lead.post(reverse("admin:surveys_survey_from_template", args=["nps"]))
@@ -135,7 +115,7 @@ def test_lead_builds_aims_dry_runs_launches_watches_and_reminds_only_the_silent(
     confirm = lead.get(action_url(campaign, "launch"))
     assert confirm.status_code == 200 and "Yes, launch it" in confirm.content.decode()
     assert confirm.context["dry_run"]["would_send"] == 3
-    launched = launch(lead, campaign)
+    launched = admin_launch(lead, campaign)
     assert launched.status_code == 302 and launched["Location"] == change_url(campaign)
     assert any("is launched" in m for m in flash(launched))
     assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for c in buyers)
@@ -246,36 +226,36 @@ def test_stages_classes_lists_and_subjects_are_saved_through_the_service_and_sho
     assert campaign.lifecycle_stages == [] and campaign.email_subject == {}
 
 
-def test_an_empty_audience_is_refused_at_launch_naming_the_audience(lead, launch):
+def test_an_empty_audience_is_refused_at_launch_naming_the_audience(lead, admin_launch):
     survey = active_survey()
     lead.post(reverse("admin:surveys_campaign_add"), form(survey))  # nothing ticked: allowed as a draft
     nobody = Campaign.objects.get()
-    refused = launch(lead, nobody)
+    refused = admin_launch(lead, nobody)
     assert refused.status_code == 302 and any("Audience: Choose an audience" in m for m in flash(refused))
 
     empty = email_campaign(survey, everyone=False, name="Empty segment")
     services.campaign_save(campaign=empty, data={"segments": [segment_of([], name="Nobody yet").pk]})
-    refused = launch(lead, empty)
+    refused = admin_launch(lead, empty)
     assert any("Audience: The audience is empty" in m for m in flash(refused))
     assert set(Campaign.objects.values_list("status", flat=True)) == {"draft"} and not mail.outbox
 
 
-def test_a_draft_survey_or_a_second_launch_is_refused_with_a_message(lead, launch):
+def test_a_draft_survey_or_a_second_launch_is_refused_with_a_message(lead, admin_launch):
     draft = services.survey_from_template(template="csat", name="Draft CSAT")
     CustomerFactory()
     campaign = email_campaign(draft)
-    assert any("Survey: Make the survey active" in m for m in flash(launch(lead, campaign)))
+    assert any("Survey: Make the survey active" in m for m in flash(admin_launch(lead, campaign)))
     services.survey_save(survey=draft, data={"status": "active"})
-    launch(lead, campaign)
-    assert any("already running" in m for m in flash(launch(lead, campaign)))
+    admin_launch(lead, campaign)
+    assert any("already running" in m for m in flash(admin_launch(lead, campaign)))
     assert len(mail.outbox) == 1
 
 
-def test_once_launched_survey_kind_and_channel_are_read_only_and_the_rest_still_saves(lead, launch):
+def test_once_launched_survey_kind_and_channel_are_read_only_and_the_rest_still_saves(lead, admin_launch):
     CustomerFactory()
     survey = active_survey()
     campaign = email_campaign(survey, name="Live one")
-    launch(lead, campaign)
+    admin_launch(lead, campaign)
     page = lead.get(change_url(campaign))
     fields = page.context["adminform"].form.fields
     assert not {"survey", "kind", "channel"} & set(fields) and "name" in fields
@@ -288,12 +268,12 @@ def test_once_launched_survey_kind_and_channel_are_read_only_and_the_rest_still_
     assert (campaign.name, campaign.kind) == ("Live one, renamed", "one_off")
 
 
-def test_stop_asks_first_then_finishes_the_campaign_and_its_page_becomes_read_only(lead, launch):
+def test_stop_asks_first_then_finishes_the_campaign_and_its_page_becomes_read_only(lead, admin_launch):
     asked = CustomerFactory()
     sent_invitation(email_campaign(name="Earlier"), asked)  # quarantined: deferred, still queued
     CustomerFactory()
     campaign = email_campaign(name="To stop")
-    launch(lead, campaign)
+    admin_launch(lead, campaign)
     assert "Stop…" in lead.get(change_url(campaign)).content.decode()
     confirm = lead.get(action_url(campaign, "stop"))
     assert confirm.status_code == 200 and "Yes, stop it" in confirm.content.decode()
@@ -309,9 +289,9 @@ def test_stop_asks_first_then_finishes_the_campaign_and_its_page_becomes_read_on
     assert any("nothing to stop" in m for m in flash(lead.post(action_url(campaign, "stop"))))
 
 
-def test_a_link_campaign_shows_its_public_link_to_copy(lead, launch):
+def test_a_link_campaign_shows_its_public_link_to_copy(lead, admin_launch):
     campaign = email_campaign(name="Website link", channel="link", everyone=False)
-    launch(lead, campaign)
+    admin_launch(lead, campaign)
     page = lead.get(change_url(campaign))
     link = reverse("survey-page", args=[campaign.link_token])
     assert page.context["public_link"].endswith(link) and link in page.content.decode()
@@ -323,7 +303,7 @@ def test_a_link_campaign_shows_its_public_link_to_copy(lead, launch):
 
 @pytest.mark.parametrize("role", [SUPPORT, EXECUTIVE])
 def test_support_and_executives_see_campaigns_but_cannot_launch_stop_or_change(
-    client, make_user, role, launch
+    client, make_user, role, admin_launch
 ):
     CustomerFactory()
     draft = email_campaign(name="Draft", lifecycle_stages=["loyalty"], email_subject={"ru": "Ваше мнение"})
@@ -340,7 +320,7 @@ def test_support_and_executives_see_campaigns_but_cannot_launch_stop_or_change(
         assert 'name="_save"' not in html and "Launch…" not in html and "Stop…" not in html
         assert client.get(action_url(campaign, "funnel")).status_code == 200
     assert client.get(action_url(draft, "launch")).status_code == 403
-    assert launch(client, draft).status_code == 403
+    assert admin_launch(client, draft).status_code == 403
     assert client.post(action_url(live, "stop")).status_code == 403
     assert client.post(change_url(draft), form(draft.survey, everyone="on", name="Mine")).status_code == 403
     assert client.get(reverse("admin:surveys_campaign_add")).status_code == 403
@@ -360,7 +340,7 @@ def test_staff_without_a_role_cannot_read_the_funnel(client, make_user):
     assert client.get(action_url(campaign, "funnel")).status_code == 302  # to the login page
 
 
-def test_only_drafts_can_be_deleted_except_by_the_admin_role(client, make_user, launch):
+def test_only_drafts_can_be_deleted_except_by_the_admin_role(client, make_user, admin_launch):
     CustomerFactory()
     draft, live = email_campaign(name="Draft"), email_campaign(name="Live")
     services.campaign_launch(campaign=live)
@@ -375,153 +355,12 @@ def test_only_drafts_can_be_deleted_except_by_the_admin_role(client, make_user, 
     assert not Campaign.objects.exists() and not Invitation.objects.exists()
 
 
-# --- the ledger, the answers, the policy, the opt-outs -------------------------------------------
-
-
-@pytest.fixture
-def answered(launch, lead):
-    """A launched campaign with one answered invitation and one not."""
-    anna, ben = CustomerFactory(name="Anna Answer"), CustomerFactory(name="Ben Silent")
-    campaign = email_campaign(name="Ledger campaign")
-    launch(lead, campaign)
-    invitation = Invitation.objects.get(customer=anna)
-    nps, comment = survey_questions(campaign.survey_id)
-    services.response_save(
-        invitation=invitation, answers={str(nps.pk): "3", str(comment.pk): "Slow courier"}, submit=True
-    )
-    return campaign, invitation, Invitation.objects.get(customer=ben)
-
-
-@pytest.mark.parametrize(
-    ("role", "sees_link"), [(CX_LEAD, True), (ADMIN, True), (SUPPORT, False), (EXECUTIVE, False)]
-)
-def test_the_ledger_is_read_only_and_the_survey_link_only_for_those_who_may_change(
-    client, make_user, answered, role, sees_link
+def test_a_refusal_on_a_field_the_form_does_not_show_lands_on_top_of_the_form(
+    rf, make_user, admin_launch, lead
 ):
-    _, invitation, _ = answered
-    client.force_login(make_user(role, username="viewer"))
-    listing = client.get(reverse("admin:surveys_invitation_changelist"), {"status__exact": "answered"})
-    assert listing.status_code == 200
-    assert "Anna Answer" in listing.content.decode() and "Ben Silent" not in listing.content.decode()
-    page = client.get(reverse("admin:surveys_invitation_change", args=[invitation.pk]))
-    html = page.content.decode()
-    assert page.status_code == 200 and 'name="_save"' not in html
-    assert "Queued" in html and "Sent" in html and "Answered" in html
-    assert (invitation.token in html) is sees_link
-    assert client.get(reverse("admin:surveys_invitation_add")).status_code == 403
-
-
-def test_only_the_admin_role_deletes_an_invitation(client, make_user, answered):
-    _, invitation, _ = answered
-    url = reverse("admin:surveys_invitation_delete", args=[invitation.pk])
-    client.force_login(make_user(CX_LEAD, username="lead2"))
-    assert client.get(url).status_code == 403
-    client.force_login(make_user(ADMIN))
-    assert client.get(url).status_code == 200
-
-
-def test_invitations_search_by_customer_and_filter_by_campaign(lead, answered):
-    campaign, _, silent = answered
-    url = reverse("admin:surveys_invitation_changelist")
-    found = lead.get(url, {"q": silent.customer.email}).content.decode()
-    assert "Ben Silent" in found and "Anna Answer" not in found
-    assert "Ben Silent" in lead.get(url, {"campaign__id__exact": campaign.pk}).content.decode()
-
-
-def test_a_response_shows_its_answers_and_responses_filter_by_completion(lead, answered):
-    campaign, invitation, _ = answered
-    response = invitation.response
-    page = lead.get(reverse("admin:surveys_response_change", args=[response.pk]))
-    html = page.content.decode()
-    assert page.status_code == 200 and 'name="_save"' not in html
-    assert "How likely are you to recommend us" in html and "Slow courier" in html
-    listing = lead.get(reverse("admin:surveys_response_changelist"), {"completed": "yes"}).content.decode()
-    assert "NPS 3" in listing
-    partial = lead.get(reverse("admin:surveys_response_changelist"), {"completed": "no"})
-    assert partial.context["cl"].result_count == 0
-
-
-def test_the_contact_policy_is_one_page_a_lead_can_change(lead, make_user):
-    to_it = lead.get(reverse("admin:surveys_contactpolicy_changelist"))
-    assert to_it.status_code == 302
-    assert to_it["Location"] == reverse("admin:surveys_contactpolicy_change", args=[1])
-    saved = lead.post(to_it["Location"], {"quarantine_days": "14"})
-    assert saved.status_code == 302 and ContactPolicy.current().quarantine_days == 14
-    refused = lead.post(to_it["Location"], {"quarantine_days": "999"})
-    assert "quarantine_days" in refused.context["adminform"].form.errors
-    assert lead.get(reverse("admin:surveys_contactpolicy_add")).status_code == 403
-    assert lead.get(reverse("admin:surveys_contactpolicy_delete", args=[1])).status_code == 403
-    executive = Client()
-    executive.force_login(make_user(EXECUTIVE))
-    assert executive.post(to_it["Location"], {"quarantine_days": "0"}).status_code == 403
-    assert ContactPolicy.current().quarantine_days == 14
-
-
-def test_a_lead_resubscribes_a_customer_by_deleting_the_opt_out(lead, make_user, answered):
-    _, _, silent = answered
-    services.invitation_unsubscribe(invitation=silent)
-    opt_out = SurveyOptOut.objects.get()
-    listing = lead.get(reverse("admin:surveys_surveyoptout_changelist"), {"q": "Ben"}).content.decode()
-    assert "Ben Silent" in listing and "Ledger campaign" in listing
-    support = Client()
-    support.force_login(make_user(SUPPORT))
-    url = reverse("admin:surveys_surveyoptout_delete", args=[opt_out.pk])
-    assert support.post(url, {"post": "yes"}).status_code == 403
-    assert lead.post(url, {"post": "yes"}).status_code == 302
-    assert not SurveyOptOut.objects.exists()
-
-    # Or several at once, from the list: "Re-subscribe", confirmed on Django's delete page.
-    services.invitation_unsubscribe(invitation=silent)
-    listing = reverse("admin:surveys_surveyoptout_changelist")
-    chosen = {"action": "resubscribe", "_selected_action": [SurveyOptOut.objects.get().pk], "post": "yes"}
-    support.post(listing, chosen)  # not an action they are offered: nothing happens
-    assert SurveyOptOut.objects.exists()
-    assert "Are you sure" in lead.post(listing, {**chosen, "post": ""}).content.decode()
-    assert lead.post(listing, chosen).status_code == 302
-    assert not SurveyOptOut.objects.exists()
-
-
-# --- no query per row ------------------------------------------------------------------------------
-
-
-def queries(client, url: str) -> int:
-    client.get(url)  # warm the user's permission cache
-    with CaptureQueriesContext(connection) as ctx:
-        assert client.get(url).status_code == 200
-    return len(ctx.captured_queries)
-
-
-def test_the_lists_do_not_query_per_row(lead, launch):
-    customers = bulk_customers(4)
-    survey = active_survey()
-    first = email_campaign(survey, name="First")
-    launch(lead, first)
-    for invitation in Invitation.objects.all()[:2]:
-        services.response_save(invitation=invitation, answers={}, submit=False)
-    urls = [
-        reverse("admin:surveys_campaign_changelist"),
-        reverse("admin:surveys_invitation_changelist"),
-        reverse("admin:surveys_response_changelist"),
-        reverse("admin:surveys_surveyoptout_changelist"),
-    ]
-    services.invitation_unsubscribe(invitation=Invitation.objects.first())
-    few = [queries(lead, url) for url in urls]
-
-    for n in range(4):
-        campaign = email_campaign(survey, name=f"More {n}", everyone=False)
-        services.campaign_save(campaign=campaign, data={"customers": customers})
-        launch(lead, campaign)
-    for invitation in Invitation.objects.exclude(status="held_back")[:8]:
-        services.response_save(invitation=invitation, answers={}, submit=False)
-    for invitation in Invitation.objects.filter(status="sent")[:3]:
-        services.invitation_unsubscribe(invitation=invitation)
-    assert [queries(lead, url) for url in urls] == few
-
-
-def test_a_refusal_on_a_field_the_form_does_not_show_lands_on_top_of_the_form(rf, make_user, launch, lead):
     CustomerFactory()
     campaign = email_campaign(name="Finished meanwhile")
-    launch(lead, campaign)
+    admin_launch(lead, campaign)
     request = rf.post("/")
     request.user = make_user(CX_LEAD, username="other_lead")
     form_class = admin.site._registry[Campaign].get_form(request, campaign, change=True)
