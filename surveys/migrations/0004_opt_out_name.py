@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('surveys', '0003_survey_sweep_schedule'),
+        ("surveys", "0003_survey_sweep_schedule"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='surveyoptout',
-            options={'verbose_name': 'survey opt-out'},
+            name="surveyoptout",
+            options={"verbose_name": "survey opt-out"},
         ),
     ]

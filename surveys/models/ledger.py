@@ -7,7 +7,7 @@ from django.utils import timezone
 from customers.models import Customer, Event
 
 from .campaign import Campaign, new_token
-from .survey import Question, Survey
+from .survey import Question, QuestionKind, Survey
 
 
 class InvitationStatus(models.TextChoices):
@@ -186,7 +186,7 @@ class Answer(models.Model):
         if self.choices:
             return (
                 self.choices
-                if len(self.choices) > 1 or self.question.kind == "multiple_choice"
+                if len(self.choices) > 1 or self.question.kind == QuestionKind.MULTIPLE_CHOICE
                 else self.choices[0]
             )
         return self.text

@@ -194,7 +194,7 @@ def campaign_scan_events(*, campaign_id: int, now: datetime | None = None) -> in
         if campaign is None or campaign.status != Campaign.Status.RUNNING or not campaign.trigger_event_kind:
             return 0
         since = (campaign.events_seen_until or campaign.launched_at or now) - TRIGGER_LOOKBACK
-        events = (
+        events = list(
             Event.objects.filter(
                 kind=campaign.trigger_event_kind,
                 recorded_at__gt=since,
@@ -207,7 +207,7 @@ def campaign_scan_events(*, campaign_id: int, now: datetime | None = None) -> in
         )
         delay = timedelta(minutes=campaign.trigger_delay_minutes)
         made = 0
-        for start in range(0, len(events := list(events)), BUILD_BATCH):
+        for start in range(0, len(events), BUILD_BATCH):
             chunk = events[start : start + BUILD_BATCH]
             send_after = {event_id: occurred_at + delay for event_id, _, occurred_at in chunk}
             customers = Customer.objects.filter(pk__in={customer_id for _, customer_id, _ in chunk})

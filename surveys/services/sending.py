@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 
-from ..models import OPEN_STATUSES, Campaign, HeldBackReason, Invitation, InvitationStatus
+from ..models import OPEN_STATUSES, PENDING_STATUSES, Campaign, HeldBackReason, Invitation, InvitationStatus
 from ..selectors import ELIGIBLE, Quarantine, invitations_due, with_eligibility
 from .mail import invitation_email
 
@@ -347,20 +347,18 @@ def survey_sweep(*, now: datetime | None = None) -> dict:
     )
     report["dispatched"] = invitations_dispatch(now=now)
     report["reminders"] = reminders_dispatch(now=now)
-    with transaction.atomic():
-        unfinished = Invitation.objects.filter(
-            campaign=OuterRef("pk"),
-            status__in=(*OPEN_STATUSES, InvitationStatus.QUEUED, InvitationStatus.SENDING),
+    unfinished = Invitation.objects.filter(
+        campaign=OuterRef("pk"), status__in=(*PENDING_STATUSES, *OPEN_STATUSES)
+    )
+    report["finished"] = (
+        Campaign.objects.filter(
+            status=Campaign.Status.RUNNING,
+            kind=Campaign.Kind.ONE_OFF,
+            channel=Campaign.Channel.EMAIL,
+            next_run_at__isnull=True,
+            runs__gt=0,
         )
-        report["finished"] = (
-            Campaign.objects.filter(
-                status=Campaign.Status.RUNNING,
-                kind=Campaign.Kind.ONE_OFF,
-                channel=Campaign.Channel.EMAIL,
-                next_run_at__isnull=True,
-                runs__gt=0,
-            )
-            .exclude(Exists(unfinished))
-            .update(status=Campaign.Status.FINISHED, finished_at=now)
-        )
+        .exclude(Exists(unfinished))
+        .update(status=Campaign.Status.FINISHED, finished_at=now)
+    )
     return report
