@@ -1,6 +1,6 @@
 """The surveys app's models: surveys and questions, campaigns, and the invitation ledger."""
 
-from .campaign import Campaign, ContactPolicy, new_token
+from .campaign import Campaign, ContactPolicy, NewToken, new_token
 from .ledger import (
     OPEN_STATUSES,
     PENDING_STATUSES,
@@ -39,6 +39,7 @@ __all__ = [
     "HeldBackReason",
     "Invitation",
     "InvitationStatus",
+    "NewToken",
     "Question",
     "QuestionKind",
     "Response",

@@ -17,6 +17,26 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+class NewToken(models.Func):
+    """new_token() made by the database, for rows inserted by INSERT ... SELECT: the same 32
+    URL-safe characters of 24 random bytes. PostgreSQL: pgcrypto's gen_random_bytes (a strong random
+    source; the extension is created by migration 0005, and is "trusted", so a database owner may
+    create it), base64url-encoded. SQLite: new_token() itself, registered on each connection
+    (SurveysConfig)."""
+
+    output_field = models.CharField()
+    SQLITE_FUNCTION = "cx_new_token"
+
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotImplementedError(f"NewToken has no SQL for {connection.vendor}")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return "translate(encode(gen_random_bytes(24), 'base64'), '+/', '-_')", []
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return f"{self.SQLITE_FUNCTION}()", []
+
+
 class ContactPolicy(models.Model):
     """The global survey-fatigue rule, one row (pk=1), editable by a CX lead in the admin."""
 

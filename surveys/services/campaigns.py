@@ -4,19 +4,14 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import ProtectedError, QuerySet
+from django.db.models import ProtectedError
 from django.utils import timezone
 
-from customers.models import Customer, Event
+from customers.models import Event
 
-from ..models import Campaign, HeldBackReason, Invitation, InvitationStatus, Survey
-from ..selectors import (
-    ELIGIBLE,
-    campaign_audience,
-    has_audience_criteria,
-    quarantine_ends,
-    with_eligibility,
-)
+from ..models import Campaign, Invitation, InvitationStatus, Survey
+from ..selectors import campaign_audience, has_audience_criteria
+from .building import invitations_build, invitations_build_triggered
 
 CAMPAIGN_FIELDS = (
     "name",
@@ -40,7 +35,6 @@ CAMPAIGN_FIELDS = (
 AUDIENCE_LISTS = ("segments", "client_types", "customers")
 # What a campaign is, fixed once launched: its invitations and answers refer to these.
 FIXED_WHEN_LIVE = ("survey", "kind", "channel")
-BUILD_BATCH = 5000
 # Events can commit a little after their recorded_at; look back this far on every scan (the
 # unique invitation per event makes a second look harmless).
 TRIGGER_LOOKBACK = timedelta(minutes=10)
@@ -194,91 +188,14 @@ def campaign_scan_events(*, campaign_id: int, now: datetime | None = None) -> in
         if campaign is None or campaign.status != Campaign.Status.RUNNING or not campaign.trigger_event_kind:
             return 0
         since = (campaign.events_seen_until or campaign.launched_at or now) - TRIGGER_LOOKBACK
-        events = list(
-            Event.objects.filter(
-                kind=campaign.trigger_event_kind,
-                recorded_at__gt=since,
-                recorded_at__lte=now,
-                occurred_at__gte=campaign.launched_at,  # what happened before the launch does not count
-                customer__in=campaign_audience(campaign),
-            )
-            .exclude(survey_invitations__campaign=campaign)
-            .values_list("pk", "customer_id", "occurred_at")
+        events = Event.objects.filter(
+            kind=campaign.trigger_event_kind,
+            recorded_at__gt=since,
+            recorded_at__lte=now,
+            occurred_at__gte=campaign.launched_at,  # what happened before the launch does not count
+            customer__in=campaign_audience(campaign),
         )
-        delay = timedelta(minutes=campaign.trigger_delay_minutes)
-        made = 0
-        for start in range(0, len(events), BUILD_BATCH):
-            chunk = events[start : start + BUILD_BATCH]
-            send_after = {event_id: occurred_at + delay for event_id, _, occurred_at in chunk}
-            customers = Customer.objects.filter(pk__in={customer_id for _, customer_id, _ in chunk})
-            made += invitations_build(
-                campaign=campaign,
-                customers=customers,
-                wave=1,
-                now=now,
-                trigger_events=[(event_id, customer_id) for event_id, customer_id, _ in chunk],
-                send_after=send_after,
-            )
+        made = invitations_build_triggered(campaign=campaign, events=events, now=now)
         campaign.events_seen_until = now
         campaign.save(update_fields=["events_seen_until"])
         return made
-
-
-def invitations_build(
-    *,
-    campaign: Campaign,
-    customers: QuerySet[Customer],
-    wave: int,
-    now: datetime,
-    trigger_events: list[tuple[int, int]] | None = None,
-    send_after: dict[int, datetime] | None = None,
-) -> int:
-    """One invitation per customer (or per triggering event), each queued, deferred, or held back
-    with its reason, in bulk inserts streamed in batches so memory stays flat at any audience size."""
-    rows = with_eligibility(customers, campaign, now).order_by().values_list("pk", "language", "held_back")
-    made, batch, deferred = 0, [], []
-
-    def invite(customer_id, language, reason, event_id=None):
-        invitation = Invitation(
-            campaign_id=campaign.pk,
-            customer_id=customer_id,
-            wave=wave,
-            trigger_event_id=event_id,
-            language=language,
-            queued_at=now,
-            send_after=(send_after or {}).get(event_id, now),
-        )
-        if reason == HeldBackReason.QUARANTINED and campaign.defer_held_back:
-            invitation.held_back_reason = reason
-            deferred.append(invitation)
-        elif reason != ELIGIBLE:
-            invitation.status = InvitationStatus.HELD_BACK
-            invitation.held_back_reason = reason
-            invitation.held_back_at = now
-        batch.append(invitation)
-
-    def flush() -> int:
-        if deferred:  # to the first allowed date, looked up for this batch's quarantined only
-            ends = quarantine_ends([i.customer_id for i in deferred], campaign, now)
-            for invitation in deferred:
-                invitation.send_after = max(invitation.send_after, ends.get(invitation.customer_id, now))
-        stored = len(Invitation.objects.bulk_create(batch, ignore_conflicts=True))
-        batch.clear()
-        deferred.clear()
-        return stored
-
-    if trigger_events is None:
-        for row in rows.iterator(chunk_size=BUILD_BATCH):
-            invite(*row)
-            if len(batch) >= BUILD_BATCH:
-                made += flush()
-    else:
-        by_customer = {row[0]: row for row in rows}
-        for event_id, customer_id in trigger_events:
-            if customer_id in by_customer:
-                invite(*by_customer[customer_id], event_id=event_id)
-    made += flush()
-    from .sending import invitations_dispatch
-
-    transaction.on_commit(lambda: invitations_dispatch(campaign_id=campaign.pk))
-    return made

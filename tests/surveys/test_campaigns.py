@@ -1,5 +1,6 @@
 """Campaigns through the service layer: audiences, the contact policy, launch, the three kinds."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -281,3 +282,24 @@ def test_only_a_campaign_never_launched_is_deleted_or_a_draft_is_not_stopped(lau
         services.campaign_delete(campaign=launched)
     services.campaign_delete(campaign=draft)
     assert list(Campaign.objects.all()) == [launched]
+
+
+def test_a_run_is_built_in_the_database_with_distinct_url_safe_tokens_and_only_once():
+    CustomerFactory.create_batch(30)
+    CustomerFactory(name="no consent", survey_consent=False)
+    campaign = email_campaign()
+    services.campaign_launch(campaign=campaign)
+    now = timezone.now()
+
+    def build():
+        audience = campaign_audience(campaign)
+        return services.invitations_build(campaign=campaign, customers=audience, wave=1, now=now)
+
+    made, again = build(), build()
+
+    tokens = list(Invitation.objects.filter(campaign=campaign).values_list("token", flat=True))
+    assert (made, again, len(tokens), len(set(tokens))) == (31, 0, 31, 31)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}", token) for token in tokens)
+    assert statuses(campaign)["no consent"] == ("held_back", "no_consent")
+    held = Invitation.objects.get(campaign=campaign, status="held_back")
+    assert (held.held_back_at, held.queued_at, held.send_after) == (now, now, now)
