@@ -19,6 +19,8 @@ READ = ("view",)
 READ_CREATE = ("view", "add")
 
 DOMAIN_APPS = ("customers", "surveys", "feedback", "reports")
+# What a CX lead sets up in the feedback app (DESIGN.md: "feedback settings").
+FEEDBACK_SETTINGS = ("category", "businesscalendar", "workinghours", "holiday", "slapolicy")
 
 # Per role: ("app_label.model" or "app_label.*", actions). The most specific rule wins.
 ROLE_RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
@@ -26,11 +28,17 @@ ROLE_RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         *[(f"{app}.*", READ) for app in DOMAIN_APPS],
         ("customers.customer", READ_CREATE),
         ("customers.event", READ_CREATE),
+        # Complaints, requests and reviews are support's to work in full; the conversation and
+        # attachments are added to, never rewritten; SLA settings are read-only to them.
+        ("feedback.feedbackitem", ALL),
+        ("feedback.itemmessage", READ_CREATE),
+        ("feedback.attachment", READ_CREATE),
     ],
     CX_LEAD: [
         ("customers.*", ALL),
         ("surveys.*", ALL),
         ("feedback.*", READ),
+        *[(f"feedback.{model}", ALL) for model in FEEDBACK_SETTINGS],
         ("reports.*", READ),
         # Beat schedules (segment refresh, reminders, sweeps) are a CX lead's to tune.
         ("django_celery_beat.*", ALL),

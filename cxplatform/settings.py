@@ -2,7 +2,7 @@
 
 Every service has an embedded default so the platform runs and tests on a bare machine
 (SQLite, kombu's filesystem broker, e-mail written to files); production points
-DATABASE_URL / CELERY_BROKER_URL / EMAIL_URL at PostgreSQL, Redis and SMTP.
+DATABASE_URL / CELERY_BROKER_URL / CACHE_URL / EMAIL_URL at PostgreSQL, Redis and SMTP.
 """
 
 from pathlib import Path
@@ -152,6 +152,16 @@ else:
     EMAIL_BACKEND = "cxplatform.mail.OneFilePerMessageBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cxplatform <noreply@localhost>")
+
+# --- Cache --------------------------------------------------------------------------------
+# Shared by every web process: the public feedback form's per-IP rate limit counts in it.
+# Default: per-process memory (make run, tests); production: CACHE_URL=redis://127.0.0.1:6379/1
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Behind a reverse proxy every visitor has the proxy's address: name the header the proxy sets
+# (e.g. HTTP_X_REAL_IP), never the left-most X-Forwarded-For, which the client can forge.
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="") or None
+# A cache that answers nothing lets the form through (a customer's complaint over a spammer's).
+RATELIMIT_FAIL_OPEN = True
 
 # --- Auth, lockout ------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -51,3 +51,12 @@ def api_as(make_user):
 @pytest.fixture
 def lead_api(api_as):
     return api_as("CX lead")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """CI's cache is Redis (CACHE_URL), shared across runs: the web form's rate limit must not
+    remember an earlier test's (or run's) posts."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from customers.models import ClientType, Customer, EventKind, LifecycleStage, Segment
 from cxplatform.management.commands import demo_data
+from feedback.models import ClockState, FeedbackItem, ItemStatus, SlaClock
 from surveys.models import Answer, Campaign, Invitation, Response, Survey
 from surveys.selectors import campaign_dry_run, campaign_funnel
 
@@ -40,12 +41,23 @@ def test_demo_has_every_client_type_and_stage_sensible_segments_and_working_logi
         assert authenticate(rf.post("/admin/login/"), username=username, password=password)
 
     assert_campaigns_tell_a_realistic_story()
-    ledger = Invitation.objects.count(), Response.objects.count()
+    assert_feedback_is_in_every_state()
+    ledger = Invitation.objects.count(), Response.objects.count(), FeedbackItem.objects.count()
 
     call_command("demo_data")  # again: nothing doubles, the same login still works
     assert Customer.objects.count() == 240 and Survey.objects.count() == 3
-    assert (Invitation.objects.count(), Response.objects.count()) == ledger and Campaign.objects.count() == 4
+    assert (Invitation.objects.count(), Response.objects.count(), FeedbackItem.objects.count()) == ledger
+    assert Campaign.objects.count() == 4
     assert password in capsys.readouterr().out
+
+
+def assert_feedback_is_in_every_state():
+    """Items in every status, paused and breached clocks, negative reviews, detractors followed up."""
+    assert set(FeedbackItem.objects.values_list("status", flat=True)) == set(ItemStatus.values)
+    assert SlaClock.objects.filter(state=ClockState.PAUSED).exists()
+    assert SlaClock.objects.filter(breached_at__isnull=False).exists()
+    assert FeedbackItem.objects.filter(kind="review", review_rating__lte=2).exists()
+    assert FeedbackItem.objects.filter(origin_event__isnull=False).exists()
 
 
 def assert_campaigns_tell_a_realistic_story():

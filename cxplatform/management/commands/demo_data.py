@@ -13,6 +13,7 @@ from django.db import transaction
 
 from customers import demo as customers_demo
 from cxplatform.roles import ADMIN, CX_LEAD, EXECUTIVE, SUPPORT
+from feedback import demo as feedback_demo
 from surveys import demo as surveys_demo
 
 DEMO_USERS = [("admin", ADMIN), ("support", SUPPORT), ("cxlead", CX_LEAD), ("executive", EXECUTIVE)]
@@ -36,7 +37,8 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save()
                 user.groups.set([Group.objects.get(name=role)])
-            loaded = [customers_demo.load(), surveys_demo.load()]
+            # Feedback last: it opens follow-ups of the surveys' detractor answers.
+            loaded = [customers_demo.load(), surveys_demo.load(), feedback_demo.load()]
         self.stdout.write("\n".join(loaded))
         base = settings.SITE_URL
         self.stdout.write(

@@ -1,0 +1,43 @@
+"""Writes of the feedback app (DESIGN.md: keyword-only, atomic, validate then save)."""
+
+from .clocks import ClockReading, clock_reading, clock_rebuild
+from .items import (
+    ITEM_FIELDS,
+    item_create,
+    item_customer_message,
+    item_note,
+    item_reply,
+    item_transition,
+    item_update,
+)
+from .policies import (
+    calendar_fill_holidays,
+    items_retarget,
+    policy_for,
+    settings_changed,
+    sla_summary,
+    working_hours_check,
+)
+from .sweep import notices_dispatch, notices_send, sla_sweep
+
+__all__ = [
+    "ITEM_FIELDS",
+    "ClockReading",
+    "calendar_fill_holidays",
+    "clock_reading",
+    "clock_rebuild",
+    "item_create",
+    "item_customer_message",
+    "item_note",
+    "item_reply",
+    "item_transition",
+    "item_update",
+    "items_retarget",
+    "notices_dispatch",
+    "notices_send",
+    "policy_for",
+    "settings_changed",
+    "sla_summary",
+    "sla_sweep",
+    "working_hours_check",
+]
