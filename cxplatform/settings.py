@@ -226,6 +226,12 @@ SPECTACULAR_SETTINGS = {
         "LifecycleStageEnum": "customers.models.LifecycleStage",
         "EventKindEnum": "customers.models.EventKind",
         "ServiceClassEnum": "customers.models.ServiceClass",
+        # The feedback app's choice sets share field names (kind, channel, status) with the surveys'.
+        "FeedbackItemKindEnum": "feedback.models.ItemKind",
+        "FeedbackChannelEnum": "feedback.models.Channel",
+        "FeedbackItemStatusEnum": "feedback.models.ItemStatus",
+        "FeedbackPriorityEnum": "feedback.models.Priority",
+        "ItemMessageKindEnum": "feedback.models.ItemMessage.Kind",
     },
 }
 

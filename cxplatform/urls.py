@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import customers.api  # noqa: F401  (each app registers its endpoints on the router)
+import feedback.api  # noqa: F401
 import surveys.api  # noqa: F401
 
 from .api import TokenLoginView, router

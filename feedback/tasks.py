@@ -18,3 +18,8 @@ def notices_send_task(notice_ids: list[int]) -> int:
 @shared_task
 def items_retarget_task(policy_id: int | None = None, calendar_id: int | None = None) -> int:
     return services.items_retarget(policy_id=policy_id, calendar_id=calendar_id)
+
+
+@shared_task
+def reply_email_task(message_id: int) -> bool:
+    return services.reply_email_send(message_id=message_id)

@@ -7,6 +7,8 @@ strings. `text(language, key, **values)` falls back to English.
 
 TEXTS = {
     "en": {
+        "reply_subject": "Re: {subject} (request #{number})",
+        "reply_follow": "Follow your request, and see when to expect an answer: {url}",
         # --- the request-status page
         "status_title": "Your request",
         "kind_complaint": "Complaint",
@@ -81,6 +83,8 @@ TEXTS = {
         "again in about {minutes} minutes. Thank you for your patience.",
     },
     "ru": {
+        "reply_subject": "Re: {subject} (обращение №{number})",
+        "reply_follow": "Следить за обращением и сроком ответа: {url}",
         "status_title": "Ваше обращение",
         "kind_complaint": "Жалоба",
         "kind_request": "Вопрос или просьба",

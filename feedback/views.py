@@ -22,9 +22,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import get_usage
 
-from customers.models import Customer
-
-from . import services, texts
+from . import selectors, services, texts
 from .forms import TRAP_FIELD, WebFeedbackForm, form_stamp
 from .models import ClockState, FeedbackItem, ItemStatus, Target
 
@@ -168,22 +166,10 @@ def _finished(item: FeedbackItem, zone: tzinfo, language: str) -> list[dict[str,
     return lines
 
 
-# All the status page reads of an item: never its people, notes or history.
-STATUS_PAGE_FIELDS = (
-    "kind", "status", "subject", "language", "time_zone", "created_at", "resolved_at", "closed_at",
-    "resolution_note", "sla_policy__calendar__time_zone",
-)  # fmt: skip
-
-
 @require_http_methods(["GET", "HEAD"])
 @public_page()
 def status_page(request, token):
-    item = (
-        FeedbackItem.objects.select_related("sla_policy__calendar")
-        .filter(status_token=token)
-        .only(*STATUS_PAGE_FIELDS)
-        .first()
-    )
+    item = selectors.item_for_status_page(token)
     if item is None:
         language, _ = _request_language(request)
         return _message(request, language, "unknown", status=404)
@@ -229,14 +215,6 @@ def _over_the_limit(request: HttpRequest) -> int | None:
     if usage is None or not usage["should_limit"]:
         return None
     return max(1, usage["time_left"])
-
-
-def _customer_by_email(contact: str) -> Customer | None:
-    """The customer this e-mail address belongs to (as they typed it, in any letter case); the
-    oldest record if several share it."""
-    if "@" not in contact:
-        return None
-    return Customer.objects.filter(email__iexact=contact).order_by("id").first()
 
 
 # The form's typed-in fields in order, with what the browser may fill in and how a phone's
@@ -312,7 +290,7 @@ def feedback_form(request):
         return response
     form = WebFeedbackForm(request.POST, language=language)
     if form.is_valid():
-        customer = _customer_by_email(form.cleaned_data["contact"])
+        customer = selectors.customer_by_email(form.cleaned_data["contact"])
         try:
             item = services.item_create(data=form.item_data(customer))
         except ValidationError as error:

@@ -15,6 +15,7 @@ from customers.services import event_record
 
 from ..models import (
     TRANSITIONS,
+    Attachment,
     ClockState,
     FeedbackItem,
     ItemChange,
@@ -179,6 +180,7 @@ def item_reply(*, item_id: int, body: str, by=None, now: datetime | None = None)
     now = now or timezone.now()
     item = _locked(item_id)
     message = _message(item, ItemMessage.Kind.REPLY, body, by, now)
+    transaction.on_commit(lambda: _email_later(message.pk))
     for clock in _clocks(item, ClockState.RUNNING, ClockState.PAUSED):
         if clock.target in (Target.FIRST_RESPONSE, Target.NEXT_RESPONSE):
             clock_stop(clock, now=now)
@@ -199,6 +201,12 @@ def item_reply(*, item_id: int, body: str, by=None, now: datetime | None = None)
     return message
 
 
+def _email_later(message_id: int) -> None:
+    from ..tasks import reply_email_task
+
+    reply_email_task.delay(message_id)
+
+
 @transaction.atomic
 def item_note(*, item_id: int, body: str, by=None, now: datetime | None = None) -> ItemMessage:
     """An internal note: for colleagues only, it answers nobody and moves no clock."""
@@ -207,13 +215,14 @@ def item_note(*, item_id: int, body: str, by=None, now: datetime | None = None) 
 
 
 @transaction.atomic
-def item_customer_message(*, item_id: int, body: str, now: datetime | None = None) -> ItemMessage:
-    """The customer wrote back: a paused item runs again, and a next response is due."""
+def item_customer_message(*, item_id: int, body: str, by=None, now: datetime | None = None) -> ItemMessage:
+    """The customer wrote back (`by`: the agent who logged their call or letter, if any): a paused
+    item runs again, and a next response is due."""
     now = now or timezone.now()
     item = _locked(item_id)
     if item.status == ItemStatus.CLOSED:
         raise ValidationError({"item": "This item is closed; a new message starts a new item."})
-    message = _message(item, ItemMessage.Kind.CUSTOMER, body, None, now)
+    message = _message(item, ItemMessage.Kind.CUSTOMER, body, by, now)
     if item.status == ItemStatus.WAITING:
         for clock in _clocks(item, ClockState.PAUSED):
             clock_resume(clock, now=now)
@@ -223,6 +232,7 @@ def item_customer_message(*, item_id: int, body: str, now: datetime | None = Non
             old_value=item.status,
             new_value=ItemStatus.IN_PROGRESS,
             note="The customer replied.",
+            changed_by=by,
             changed_at=now,
         )
         item.status = ItemStatus.IN_PROGRESS
@@ -287,3 +297,21 @@ def item_update(*, item_id: int, data: dict, by=None, now: datetime | None = Non
         for field, old, new in changes
     )
     return item
+
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+
+@transaction.atomic
+def attachment_add(*, item_id: int, file, name: str = "", by=None) -> Attachment:
+    """Attach an uploaded file to an item (at most MAX_ATTACHMENT_BYTES)."""
+    if file.size > MAX_ATTACHMENT_BYTES:
+        raise ValidationError({"file": f"The file is {file.size // (1024 * 1024)} MB; at most 10 MB."})
+    attachment = Attachment(item_id=item_id, name=(name or file.name)[:200], size=file.size, uploaded_by=by)
+    attachment.file.save(file.name, file, save=False)
+    try:  # the row not written: the stored file goes too, no orphan on disk
+        attachment.save()
+    except Exception:
+        attachment.file.delete(save=False)
+        raise
+    return attachment

@@ -17,6 +17,7 @@ from ..models import (
     ItemChange,
     SlaPolicy,
     Weekday,
+    WorkingHours,
 )
 
 
@@ -99,7 +100,8 @@ def calendar_fill_holidays(
     try:
         days = public_holidays(country, years, subdivision)
     except ValueError as exc:
-        raise ValidationError({"country": str(exc)}) from exc
+        field = "subdivision" if "subdivision" in str(exc) else "country"
+        raise ValidationError({field: str(exc)}) from exc
     known = set(calendar.holidays.filter(closed_from__isnull=True).values_list("date", flat=True))
     fresh = [Holiday(calendar=calendar, date=day, name=name[:200]) for day, name in days if day not in known]
     Holiday.objects.bulk_create(fresh)
@@ -170,3 +172,66 @@ def items_retarget(
 
 def _when(moment: datetime | None) -> str:
     return moment.isoformat(timespec="minutes") if moment else "paused"
+
+
+@transaction.atomic
+def calendar_save(
+    *,
+    calendar: BusinessCalendar | None = None,
+    data: dict,
+    working_hours: list[dict] | None = None,
+    holidays: list[dict] | None = None,
+) -> BusinessCalendar:
+    """Create or change a calendar; hours and holidays, when given, replace the calendar's sets.
+    Open items under its policies are re-targeted afterwards (services.settings_changed)."""
+    calendar = calendar or BusinessCalendar()
+    for name, value in data.items():
+        setattr(calendar, name, value)
+    calendar.full_clean()
+    hours = None
+    if working_hours is not None:
+        hours = [WorkingHours(calendar=calendar, **row) for row in working_hours]
+        by_weekday: dict[int, list[tuple[int, int]]] = {}
+        for row in hours:
+            by_weekday.setdefault(row.weekday, []).append(row.minutes)
+        working_hours_check(by_weekday)
+    closures = None
+    if holidays is not None:
+        closures = [Holiday(calendar=calendar, **row) for row in holidays]
+        problems = []
+        for closure in closures:
+            try:
+                closure.clean()
+            except ValidationError as exc:
+                problems += [f"{closure.date}: {message}" for message in exc.messages]
+        if problems:
+            raise ValidationError({"holidays": problems})
+    calendar.save()  # a new updated_at: the cached schedule (services.schedules) is read again
+    if hours is not None:
+        calendar.working_hours.all().delete()
+        WorkingHours.objects.bulk_create(hours)
+    if closures is not None:
+        calendar.holidays.all().delete()
+        Holiday.objects.bulk_create(closures)
+    settings_changed(calendar_id=calendar.pk)
+    return calendar
+
+
+POLICY_LISTS = ("categories", "client_types")
+
+
+@transaction.atomic
+def policy_save(*, policy: SlaPolicy | None = None, data: dict) -> SlaPolicy:
+    """Create or change an SLA policy (its conditions checked by SlaPolicy.clean); the open items
+    under it are re-targeted afterwards."""
+    policy = policy or SlaPolicy()
+    lists = {name: data[name] for name in POLICY_LISTS if name in data}
+    for name, value in data.items():
+        if name not in POLICY_LISTS:
+            setattr(policy, name, value)
+    policy.full_clean()
+    policy.save()
+    for name, values in lists.items():
+        getattr(policy, name).set(values)
+    settings_changed(policy_id=policy.pk)
+    return policy

@@ -173,3 +173,97 @@ def test_support_and_executives_cannot_post_campaign_actions(client, make_user, 
         assert client.post(reverse(f"admin:surveys_campaign_{action}", args=[campaign.pk])).status_code == 403
     campaign.refresh_from_db()
     assert campaign.status == "running"
+
+
+# --- feedback: the support desk, and the SLA settings a CX lead keeps ----------------------------
+
+FEEDBACK_MODELS = ("feedbackitem", "businesscalendar", "slapolicy", "category")
+FEEDBACK_SETTINGS_MODELS = {"businesscalendar", "slapolicy", "category"}
+# Per role: the feedback models it may add (and so change); every role with a role reads them all.
+FEEDBACK_CAN_ADD: dict[str | None, set[str]] = {
+    SUPPORT: {"feedbackitem"},
+    CX_LEAD: FEEDBACK_SETTINGS_MODELS,
+    EXECUTIVE: set(),
+    ADMIN: set(FEEDBACK_MODELS),
+    None: set(),
+}
+
+
+def test_every_feedback_model_in_the_admin_is_checked():
+    registered = {
+        model._meta.model_name for model in admin.site._registry if model._meta.app_label == "feedback"
+    }
+    assert registered == set(FEEDBACK_MODELS)
+
+
+@pytest.fixture
+def feedback_rows(db):
+    from feedback import services
+    from feedback.models import BusinessCalendar, Category, SlaPolicy, WorkingHours
+
+    calendar = BusinessCalendar.objects.create(name="Office", time_zone="Europe/Moscow")
+    WorkingHours.objects.create(calendar=calendar, weekday=0, opens_at="09:00", closes_at="18:00")
+    policy = SlaPolicy.objects.create(
+        name="Standard", calendar=calendar, first_response_minutes=60, resolution_minutes=240
+    )
+    category = Category.objects.create(name="Delivery")
+    item = services.item_create(
+        data={
+            "kind": "complaint",
+            "channel": "phone",
+            "customer": CustomerFactory(),
+            "category": category,
+            "subject": "Late delivery",
+            "description": "A week late.",
+        }
+    )
+    return {"feedbackitem": item, "businesscalendar": calendar, "slapolicy": policy, "category": category}
+
+
+@pytest.mark.parametrize("role", [*CAN_VIEW])
+@pytest.mark.parametrize("model", FEEDBACK_MODELS)
+def test_feedback_admin_pages_follow_the_roles(client, make_user, feedback_rows, role, model):
+    client.force_login(make_user(role))
+    listing = client.get(reverse(f"admin:feedback_{model}_changelist"))
+    assert listing.status_code == (403 if role is None else 200)
+    adding = client.get(reverse(f"admin:feedback_{model}_add"))
+    assert adding.status_code == (200 if model in FEEDBACK_CAN_ADD[role] else 403)
+    page = client.get(reverse(f"admin:feedback_{model}_change", args=[feedback_rows[model].pk]))
+    if role is None:
+        assert page.status_code == 403
+    else:
+        editable = model in FEEDBACK_CAN_ADD[role]
+        assert page.status_code == 200 and ('name="_save"' in page.content.decode()) is editable
+
+
+@pytest.mark.parametrize(
+    ("role", "acts"), [(SUPPORT, True), (ADMIN, True), (CX_LEAD, False), (EXECUTIVE, False)]
+)
+def test_only_those_who_work_items_get_the_reply_box_and_workflow(
+    client, make_user, feedback_rows, role, acts
+):
+    client.force_login(make_user(role))
+    item = feedback_rows["feedbackitem"]
+    html = client.get(reverse("admin:feedback_feedbackitem_change", args=[item.pk])).content.decode()
+    assert ('name="message_body"' in html) is acts
+    assert ('name="transition_to"' in html) is acts
+    assert "First response" in html and "Resolution" in html  # the SLA panel is everyone's to read
+
+
+@pytest.mark.parametrize("role", [CX_LEAD, EXECUTIVE])
+def test_readers_cannot_post_to_an_item_or_fill_holidays_unless_they_keep_calendars(
+    client, make_user, feedback_rows, role
+):
+    client.force_login(make_user(role))
+    item = feedback_rows["feedbackitem"]
+    change = client.post(
+        reverse("admin:feedback_feedbackitem_change", args=[item.pk]),
+        {"message_body": "hello", "transition_to": "in_progress"},
+    )
+    assert change.status_code == 403
+    item.refresh_from_db()
+    assert item.status == "new" and not item.messages.exists()
+    fill = reverse(
+        "admin:feedback_businesscalendar_fill_holidays", args=[feedback_rows["businesscalendar"].pk]
+    )
+    assert client.get(fill).status_code == (200 if role == CX_LEAD else 403)

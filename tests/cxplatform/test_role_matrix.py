@@ -1,4 +1,4 @@
-"""The roles of DESIGN.md, enforced on every endpoint of the API (customers and surveys apps).
+"""The roles of DESIGN.md, enforced on every endpoint of the API (customers, surveys, feedback).
 
 One table of expectations per role: for each endpoint, the actions that succeed. Every other action
 of that endpoint must be refused with a 403 and change nothing. Requests carry valid payloads, so
@@ -20,6 +20,20 @@ import cxplatform.urls  # noqa: F401  (registers every app's endpoints on the ro
 from customers.models import ClientType, Customer, Event, Segment, SegmentMembership, Touchpoint
 from cxplatform.api import router
 from cxplatform.roles import ADMIN, CX_LEAD, EXECUTIVE, SUPPORT
+from feedback import services as feedback_services
+from feedback.models import (
+    Attachment,
+    BusinessCalendar,
+    Category,
+    ClockSegment,
+    FeedbackItem,
+    Holiday,
+    ItemChange,
+    ItemMessage,
+    SlaClock,
+    SlaPolicy,
+    WorkingHours,
+)
 from surveys.models import Answer, Campaign, Invitation, InvitationStatus, Question, Response, Survey
 from surveys.services import campaign_launch, survey_from_template
 from tests.factories import (
@@ -46,12 +60,24 @@ ENDPOINT_ACTIONS: dict[str, tuple[str, ...]] = {
     # The ledger is written by the sending machinery; through the API only a bounce is reported.
     "invitations": ("list", "retrieve", "bounce"),
     "responses": ("list", "retrieve"),
+    # Items of every kind; the workflow and the conversation are POSTs on the item.
+    "complaints": (
+        *CRUD,
+        *("transition", "reply", "note", "customer-message", "attachments", "review-counts"),
+        "attachments/(?P<attachment_id>[0-9]+)",  # download one attachment
+    ),
+    "sla-policies": CRUD,
+    "calendars": (*CRUD, "fill-holidays"),
+    "feedback-categories": CRUD,
 }
+DOWNLOAD = "attachments/(?P<attachment_id>[0-9]+)"
 READ = {"list", "retrieve"}
 SEGMENT_READS = READ | {"members", "history", "preview"}
 # A dry run changes nothing: whoever may read a campaign may see its reach.
 CAMPAIGN_READS = READ | {"dry-run", "funnel"}
 SURVEYS_READ_ONLY = {"surveys": READ, "campaigns": CAMPAIGN_READS, "invitations": READ, "responses": READ}
+COMPLAINT_READS = READ | {"review-counts", DOWNLOAD}
+FEEDBACK_SETTINGS_READ_ONLY = {"sla-policies": READ, "calendars": READ, "feedback-categories": READ}
 
 
 def everything() -> dict[str, set[str]]:
@@ -66,8 +92,11 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
         "touchpoints": READ,
         "client-types": READ,
         **SURVEYS_READ_ONLY,
+        # Support works complaints in full; SLA settings are a CX lead's.
+        "complaints": set(ENDPOINT_ACTIONS["complaints"]),
+        **FEEDBACK_SETTINGS_READ_ONLY,
     },
-    CX_LEAD: everything(),
+    CX_LEAD: {**everything(), "complaints": COMPLAINT_READS},
     EXECUTIVE: {
         "customers": READ | {"timeline", "export"},
         "events": READ | {"export"},
@@ -75,6 +104,8 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
         "touchpoints": READ,
         "client-types": READ,
         **SURVEYS_READ_ONLY,
+        "complaints": COMPLAINT_READS,
+        **FEEDBACK_SETTINGS_READ_ONLY,
     },
     ADMIN: everything(),
 }
@@ -97,13 +128,49 @@ class Objects:
     launched: Campaign  # running: the one to stop
     invitation: Invitation  # sent, by another (launched) campaign
     response: Response
+    complaint: FeedbackItem  # logged by phone from an unknown caller, with an attachment
+    attachment: Attachment
+    sla_policy: SlaPolicy  # no item falls under it
+    calendar: BusinessCalendar  # no policy uses it
+    feedback_category: Category
 
     def pk(self, endpoint: str) -> int:
-        return getattr(self, endpoint.rstrip("s").replace("-", "_")).pk
+        singular = {"sla-policies": "sla_policy", "feedback-categories": "feedback_category"}
+        return getattr(self, singular.get(endpoint) or endpoint.rstrip("s").replace("-", "_")).pk
+
+
+def feedback_objects() -> dict[str, Any]:
+    in_use = BusinessCalendar.objects.create(name="Always open", always_open=True)
+    SlaPolicy.objects.create(
+        name="Standard", calendar=in_use, first_response_minutes=60, resolution_minutes=240
+    )
+    # No customer: the customer rows above stay free to delete.
+    complaint = feedback_services.item_create(
+        data={
+            "kind": "complaint",
+            "channel": "phone",
+            "author_name": "Caller",
+            "subject": "Noisy line",
+            "description": "Could not hear the operator.",
+        }
+    )
+    attachment = Attachment(item=complaint, name="call.txt", size=5)
+    attachment.file.save("call.txt", SimpleUploadedFile("call.txt", b"hello"), save=False)
+    attachment.save()
+    return {
+        "complaint": complaint,
+        "attachment": attachment,
+        "sla_policy": SlaPolicy.objects.create(
+            name="Spare", position=200, calendar=in_use, first_response_minutes=30, resolution_minutes=60
+        ),
+        "calendar": BusinessCalendar.objects.create(name="Spare calendar", time_zone="Europe/Moscow"),
+        "feedback_category": Category.objects.create(name="Connection"),
+    }
 
 
 @pytest.fixture
-def objects(db) -> Objects:
+def objects(db, settings, tmp_path) -> Objects:
+    settings.MEDIA_ROOT = tmp_path  # attachments are written here
     customer = CustomerFactory(name="Anna Smirnova")
     segment = SegmentFactory(rules=RULES)
     SegmentMembership.objects.create(segment=segment, customer=customer)
@@ -130,6 +197,7 @@ def objects(db) -> Objects:
         response=Response.objects.create(
             campaign=launched, survey=survey, invitation=invitation, customer=customer, language="en"
         ),
+        **feedback_objects(),
     )
 
 
@@ -142,7 +210,33 @@ def create_payload(endpoint: str, objs: Objects) -> dict[str, Any]:
         "client-types": {"slug": "quiet", "name": "Quiet", "guidance": "Rarely writes; call instead."},
         "surveys": {"name": "Delivery CSAT", "questions": [{"kind": "csat", "text": {"en": "How was it?"}}]},
         "campaigns": {"name": "Spring NPS", "survey": objs.campaign.survey_id, "everyone": True},
+        "complaints": {
+            "kind": "request",
+            "channel": "email",
+            "author_name": "Olga",
+            "author_contact": "olga@example.com",
+            "subject": "Opening hours",
+            "description": "Are you open on Sunday?",
+        },
+        "sla-policies": {
+            "name": "Premium",
+            "calendar": objs.complaint.sla_policy.calendar_id,
+            "service_classes": ["premium"],
+            "first_response_minutes": 15,
+            "resolution_minutes": 120,
+        },
+        "calendars": {
+            "name": "Night shift",
+            "time_zone": "UTC",
+            "holidays": [],
+            "working_hours": [{"weekday": 0, "opens_at": "22:00", "closes_at": "00:00"}],
+        },
+        "feedback-categories": {"name": "Billing", "description": "Invoices and refunds"},
     }[endpoint]
+
+
+def partial_payload(endpoint: str) -> dict[str, Any]:
+    return {"complaints": {"subject": "Renamed"}}.get(endpoint, {"name": "Renamed"})
 
 
 def request(client: APIClient, endpoint: str, action: str, objs: Objects):
@@ -158,7 +252,7 @@ def request(client: APIClient, endpoint: str, action: str, objs: Objects):
     if action == "update":
         return client.put(detail, create_payload(endpoint, objs), format="json")
     if action == "partial_update":
-        return client.patch(detail, {"name": "Renamed"}, format="json")
+        return client.patch(detail, partial_payload(endpoint), format="json")
     if action == "delete":
         return client.delete(detail)
     if action in ("timeline", "members", "history", "funnel"):
@@ -184,6 +278,19 @@ def request(client: APIClient, endpoint: str, action: str, objs: Objects):
         return client.post(f"{base}import/", {"file": upload}, format="multipart")
     if action == "export":
         return client.get(f"{base}export/")
+    if action == "transition":
+        return client.post(f"{detail}transition/", {"status": "in_progress"}, format="json")
+    if action in ("reply", "note", "customer-message"):
+        return client.post(f"{detail}{action}/", {"body": "Thank you, we are on it."}, format="json")
+    if action == "attachments":
+        upload = SimpleUploadedFile("photo.jpg", b"\xff\xd8 a photo", content_type="image/jpeg")
+        return client.post(f"{detail}attachments/", {"file": upload}, format="multipart")
+    if action == DOWNLOAD:
+        return client.get(f"{detail}attachments/{objs.attachment.pk}/")
+    if action == "review-counts":
+        return client.get(f"{base}review-counts/")
+    if action == "fill-holidays":
+        return client.post(f"{detail}fill-holidays/", {"country": "RU", "years": [2026]}, format="json")
     raise AssertionError(f"no request defined for {endpoint} {action}")
 
 
@@ -191,6 +298,8 @@ def database_state() -> dict[str, list[dict]]:
     models = (
         *(Customer, Event, Segment, SegmentMembership, Touchpoint, ClientType),
         *(Survey, Question, Campaign, Invitation, Response, Answer),
+        *(FeedbackItem, ItemChange, ItemMessage, Attachment, SlaClock, ClockSegment),
+        *(SlaPolicy, BusinessCalendar, WorkingHours, Holiday, Category),
     )
     return {model.__name__: list(model.objects.order_by("pk").values()) for model in models}
 

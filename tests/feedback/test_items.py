@@ -137,3 +137,25 @@ def test_a_breach_is_found_by_the_sweep_once_notified_once_and_escalated(
         + [("SLA breached", agent.email)] * 2
         + [("SLA breached", lead.email)] * 2
     )
+
+
+def test_a_reply_is_emailed_to_the_customer_once_with_the_status_link(
+    policy, mailoutbox, django_capture_on_commit_callbacks
+):
+    customer = CustomerFactory(language="ru")
+    item = phone_complaint(customer, local(2026, 11, 23, 10, 0))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.item_note(
+            item_id=item.pk, body="Internal: ask the warehouse", now=local(2026, 11, 23, 10, 5)
+        )
+        reply = services.item_reply(
+            item_id=item.pk, body="Посылка будет завтра.", now=local(2026, 11, 23, 10, 10)
+        )
+
+    assert len(mailoutbox) == 1
+    sent = mailoutbox[0]
+    assert sent.to == [customer.email] and "обращение №" in sent.subject
+    assert "Посылка будет завтра." in sent.body and f"/r/{item.status_token}/" in sent.body
+    assert "warehouse" not in sent.body
+    assert services.reply_email_send(message_id=reply.pk) is False  # a second run sends nothing
+    assert len(mailoutbox) == 1
