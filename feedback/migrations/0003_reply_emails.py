@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('feedback', '0002_sla_sweep_schedule'),
+        ("feedback", "0002_sla_sweep_schedule"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='itemmessage',
-            name='emailed_at',
+            model_name="itemmessage",
+            name="emailed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='itemmessage',
-            name='emailed_to',
+            model_name="itemmessage",
+            name="emailed_to",
             field=models.CharField(blank=True, max_length=200),
         ),
     ]

@@ -10,6 +10,7 @@ from .items import (
     item_reply,
     item_transition,
     item_update,
+    items_create,
 )
 from .policies import (
     calendar_fill_holidays,
@@ -41,6 +42,7 @@ __all__ = [
     "item_reply",
     "item_transition",
     "item_update",
+    "items_create",
     "items_retarget",
     "notices_dispatch",
     "notices_send",

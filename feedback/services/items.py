@@ -10,12 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import EventKind
-from customers.services import event_record
+from customers.models import Event, EventKind
+from customers.services import event_record, events_record
 
 from ..models import (
     TRANSITIONS,
     Attachment,
+    ClockSegment,
     ClockState,
     FeedbackItem,
     ItemChange,
@@ -25,7 +26,7 @@ from ..models import (
     Target,
 )
 from .clocks import clock_new, clock_pause, clock_resume, clock_retarget, clock_stop
-from .policies import policy_for, sla_summary
+from .policies import policy_for, policy_match, policy_rules, sla_summary
 
 ITEM_FIELDS = (
     "kind",
@@ -53,23 +54,61 @@ POLICY_INPUTS = ("kind", "priority", "channel", "customer", "category")
 @transaction.atomic
 def item_create(*, data: dict, by=None, now: datetime | None = None) -> FeedbackItem:
     """Log an item: it starts new, under the first SLA policy that matches it, with its clocks."""
+    return items_create(rows=[data], by=by, now=now)[0]
+
+
+@transaction.atomic
+def items_create(*, rows: list[dict], by=None, now: datetime | None = None) -> list[FeedbackItem]:
+    """Log many items at once (an import: reviews gathered from review sites, a mailbox's backlog),
+    all or none, with a handful of statements whatever their number: one insert each for the
+    items, their clocks, the clocks' first segments and the customers' events. A bad row is refused
+    naming it and its field ("3.subject"); a single item's errors name just the field."""
     now = now or timezone.now()
-    item = FeedbackItem(created_at=now, created_by=by)
-    for name, value in data.items():
-        if name not in ITEM_FIELDS:
-            raise ValidationError({name: "Unknown field."})
-        setattr(item, name, value)
-    if item.customer and "language" not in data:
-        item.language = item.customer.language
-    if item.public_answer:
-        item.public_answered_at = now
-    _clean(item)
-    item.sla_policy = policy_for(item)
-    item.save()  # its creation (created_at, created_by) opens the history; no change row for it
-    if item.sla_policy:
-        _start_clocks(item, [Target.FIRST_RESPONSE, Target.RESOLUTION], now)
-    _record_event(item, EventKind.COMPLAINT_OPENED, now)
-    return item
+    rules = policy_rules()
+    items, errors = [], {}
+    for index, data in enumerate(rows):
+        item = FeedbackItem(created_at=now, created_by=by)
+        try:
+            for name, value in data.items():
+                if name not in ITEM_FIELDS:
+                    raise ValidationError({name: "Unknown field."})
+                setattr(item, name, value)
+            if item.customer and "language" not in data:
+                item.language = item.customer.language
+            if item.public_answer:
+                item.public_answered_at = now
+            _clean(item)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors[field if len(rows) == 1 else f"{index}.{field}"] = messages
+            continue
+        item.sla_policy = policy_match(item, rules)
+        items.append(item)
+    if errors:
+        raise ValidationError(errors)
+    # Their creation (created_at, created_by) opens each item's history; no change row for it.
+    FeedbackItem.objects.bulk_create(items)
+    pairs = [
+        clock_new(item=item, policy=item.sla_policy, target=target, now=now)
+        for item in items
+        if item.sla_policy
+        for target in (Target.FIRST_RESPONSE, Target.RESOLUTION)
+    ]
+    _store_clocks(pairs)
+    events_record(
+        events=[
+            Event(
+                customer=item.customer,
+                kind=EventKind.COMPLAINT_OPENED,
+                occurred_at=now,
+                touchpoint=item.touchpoint,
+                data=_event_data(item),
+            )
+            for item in items
+            if item.customer_id
+        ]
+    )
+    return items
 
 
 def _clean(item: FeedbackItem) -> None:
@@ -80,13 +119,20 @@ def _clean(item: FeedbackItem) -> None:
 
 
 def _start_clocks(item: FeedbackItem, targets: list[str], now: datetime) -> None:
-    pairs = [clock_new(item=item, policy=item.sla_policy, target=target, now=now) for target in targets]
+    _store_clocks(
+        [clock_new(item=item, policy=item.sla_policy, target=target, now=now) for target in targets]
+    )
+
+
+def _store_clocks(pairs: list) -> None:
     SlaClock.objects.bulk_create([clock for clock, _ in pairs])
-    segments = []
     for clock, segment in pairs:
         segment.clock = clock  # now with its primary key
-        segments.append(segment)
-    segments[0].__class__.objects.bulk_create(segments)
+    ClockSegment.objects.bulk_create([segment for _, segment in pairs])
+
+
+def _event_data(item: FeedbackItem) -> dict:
+    return {"item": item.pk, "item_kind": item.kind, "channel": item.channel, "category": item.category_id}
 
 
 def _record_event(item: FeedbackItem, kind: str, now: datetime) -> None:
@@ -98,7 +144,7 @@ def _record_event(item: FeedbackItem, kind: str, now: datetime) -> None:
         kind=kind,
         occurred_at=now,
         touchpoint=item.touchpoint,
-        data={"item": item.pk, "item_kind": item.kind, "channel": item.channel, "category": item.category_id},
+        data=_event_data(item),
     )
 
 

@@ -23,6 +23,10 @@ from ..models import (
 
 def policy_for(item: FeedbackItem) -> SlaPolicy | None:
     """The first active policy, in order, whose every non-empty condition the item matches."""
+    return policy_match(item, policy_rules())
+
+
+def policy_match(item: FeedbackItem, rules: list) -> SlaPolicy | None:
     customer = item.customer
     facts = {
         "priorities": item.priority,
@@ -30,7 +34,7 @@ def policy_for(item: FeedbackItem) -> SlaPolicy | None:
         "channels": item.channel,
         "service_classes": customer.service_class if customer else None,
     }
-    for policy, categories, client_types in _active_policies():
+    for policy, categories, client_types in rules:
         if any(getattr(policy, name) and value not in getattr(policy, name) for name, value in facts.items()):
             continue
         if categories and item.category_id not in categories:
@@ -44,7 +48,7 @@ def policy_for(item: FeedbackItem) -> SlaPolicy | None:
 _policies_cache: dict = {"stamp": None, "rules": []}
 
 
-def _active_policies() -> list[tuple[SlaPolicy, set[int], set[int]]]:
+def policy_rules() -> list[tuple[SlaPolicy, set[int], set[int]]]:
     """The active policies with their category and client-type ids, read again only when a
     policy, its lists or a calendar changed: every item logged needs them, and they were three of
     the item's ten queries. The stamp is one query; the policies' own saves, their lists' rows and

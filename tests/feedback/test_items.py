@@ -159,3 +159,31 @@ def test_a_reply_is_emailed_to_the_customer_once_with_the_status_link(
     assert "warehouse" not in sent.body
     assert services.reply_email_send(message_id=reply.pk) is False  # a second run sends nothing
     assert len(mailoutbox) == 1
+
+
+def test_many_items_are_logged_at_once_all_or_none_naming_the_bad_row(policy):
+    customer = CustomerFactory()
+    rows = [
+        {
+            "kind": "review",
+            "channel": "review_site",
+            "review_source": "2GIS",
+            "review_rating": 2,
+            "author_name": "Anna",
+            "subject": f"Review {i}",
+            "description": "Slow.",
+        }
+        for i in range(3)
+    ] + [
+        {"kind": "complaint", "channel": "email", "customer": customer, "subject": "Late", "description": "."}
+    ]
+    bad = [*rows[:2], {**rows[2], "review_rating": 9}]
+    with pytest.raises(ValidationError) as error:
+        services.items_create(rows=bad, now=local(2026, 11, 23, 10, 0))
+    assert list(error.value.message_dict) == ["2.review_rating"]
+    assert not FeedbackItem.objects.exists()  # none of the good rows either
+
+    items = services.items_create(rows=rows, now=local(2026, 11, 23, 10, 0))
+    assert len(items) == 4 and all(item.pk for item in items)
+    assert all(clock(item, Target.RESOLUTION).due_at == local(2026, 11, 23, 14, 0) for item in items)
+    assert Event.objects.filter(customer=customer, kind=EventKind.COMPLAINT_OPENED).count() == 1
