@@ -15,6 +15,15 @@ How a message goes out, and why it is neither lost nor doubled when a worker die
   back in the queue after SURVEY_SENDING_STALE_SECONDS; the resend carries the same Message-ID.
   So the only message that can arrive twice is the one in flight at the moment of the kill, and
   it is recognisably the same message. Celery's `acks_late` is not needed for any of this.
+- On PostgreSQL those claim-and-mark commits are asynchronous (synchronous_commit off for them
+  alone; claims.py): the worker does not wait for the WAL flush (on the bench machine from 0.3 ms
+  to over 2 ms per email, with whatever else writes to the disk). A killed worker changes nothing
+  above: PostgreSQL has every commit it acknowledged. A crash of PostgreSQL itself (or of its
+  machine) can lose the last fraction of a second of them (up to 3 x wal_writer_delay): those
+  invitations come back queued or "sending", and the sweep sends them again, with the same
+  Message-ID, as after a killed worker. So such a crash can deliver that fraction of a second's
+  emails twice; and a customer whose lost claim was all that quarantined a second invitation may
+  get that one too. With SURVEY_SEND_SYNCHRONOUS_COMMIT = True every commit waits for the disk.
 """
 
 import logging
@@ -27,20 +36,21 @@ from itertools import islice
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.db import DatabaseError, transaction
-from django.db.models import Exists, F, Max, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db import DatabaseError
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from customers.models import Customer
 
-from ..models import OPEN_STATUSES, PENDING_STATUSES, Campaign, HeldBackReason, Invitation, InvitationStatus
+from ..models import OPEN_STATUSES, PENDING_STATUSES, Campaign, Invitation, InvitationStatus
 from ..selectors import ELIGIBLE, Quarantine, invitations_due, with_eligibility
-from .mail import invitation_email
+from . import claims
+from .mail import InvitationEmails, send
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 DISPATCH_FETCH = 5000  # due ids fetched at a time while handing out
+INVITATION_FIELDS = [field.name for field in Invitation._meta.concrete_fields]
 
 
 def _send_chunk() -> int:
@@ -97,30 +107,31 @@ def invitations_send(*, invitation_ids: list[int]) -> dict:
     counts = defaultdict(int)
     invitations = list(
         Invitation.objects.filter(pk__in=invitation_ids, status=InvitationStatus.QUEUED)
-        .select_related("customer", "campaign")
+        .select_related("customer")
+        .only(*INVITATION_FIELDS, "customer__name", "customer__email")  # what the email needs
         .order_by("pk")
     )
-    campaigns: dict[int, Campaign] = {}
-    for invitation in invitations:  # one campaign object per campaign, so per-campaign reads are shared
-        invitation.campaign = campaigns.setdefault(invitation.campaign_id, invitation.campaign)
+    # One campaign object per campaign, so per-campaign reads (quarantine, subject) are shared, and
+    # the chunk does not build a copy of the same campaign for each of its invitations.
+    campaigns = Campaign.objects.in_bulk({invitation.campaign_id for invitation in invitations})
+    for invitation in invitations:
+        invitation.campaign = campaigns[invitation.campaign_id]
     pending = iter(_apply_contact_policy(invitations, timezone.now(), counts))
-    connection = get_connection()
+    connection, emails = get_connection(), InvitationEmails()
     try:
         current = _claim_next(pending, counts)
         while current is not None:
-            outcome, fields = _deliver(current, connection)
+            outcome, fields = _deliver(current, emails, connection)
             counts[outcome] += 1
-            # One commit records this one's outcome and claims the next: half the commits (each a
-            # disk flush on PostgreSQL, the main cost per email) of marking and claiming apart, and
-            # still never more than one invitation claimed and not marked.
+            # One commit (and on PostgreSQL one round trip: claims.py) records this one's outcome and
+            # claims the next: half the commits of marking and claiming apart, and still never
+            # more than one invitation claimed and not marked.
             try:
-                with transaction.atomic():
-                    _finish(current, **fields)
-                    following = _claim_next(pending, counts)
+                following = _claim_next(pending, counts, record=(current, fields))
             except DatabaseError:
                 # The claim failed (e.g. a lock timeout) and took the outcome down with it: record
                 # the outcome alone, or the email just sent would be sent again after the sweep.
-                _finish(current, **fields)
+                claims.record(current, **fields)
                 raise
             current = following
     finally:
@@ -139,7 +150,7 @@ def _apply_contact_policy(invitations: list[Invitation], now: datetime, counts) 
         campaign = group[0].campaign
         if campaign.status == Campaign.Status.FINISHED:
             continue  # stopped while the chunk waited; campaign_stop cancels what is queued
-        # Quarantine is left to the claim (_quarantined_at_claim): it must be judged under the
+        # Quarantine is left to the claim (_claim_next): it must be judged under the
         # customer's lock anyway, and here it would cost a pass over every recent invitation.
         verdicts = dict(
             with_eligibility(
@@ -161,20 +172,22 @@ def _apply_contact_policy(invitations: list[Invitation], now: datetime, counts) 
     return sendable
 
 
-def _claim_next(pending: Iterator[Invitation], counts) -> Invitation | None:
-    """Claim (queued -> sending) the next invitation that is still queued, right before its email."""
+def _claim_next(
+    pending: Iterator[Invitation], counts, record: claims.Outcome | None = None
+) -> Invitation | None:
+    """Claim (queued -> sending) the next invitation that is still queued, right before its email,
+    after recording `record` (the last one's outcome) in the same round trip.
+    The quarantine is judged here, under the customer's lock (claims.py): two invitations of one
+    customer due together (two deferred campaigns, in one chunk or in two workers) must not both go
+    out. Whoever claims second sees the first as sending or sent, and defers or holds back."""
     for invitation in pending:
-        # No savepoint: inside invitations_send's commit a failure here undoes that whole commit.
-        with transaction.atomic(savepoint=False):
-            if _quarantined_at_claim(invitation, counts):
-                continue
-            claimed = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED).update(
-                status=InvitationStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-            )
-        if claimed:
-            invitation.attempts += 1
+        outcome = claims.claim(invitation, _quarantine_of(invitation.campaign), record=record)
+        record = None
+        if outcome == claims.CLAIMED:
             return invitation
-        counts["skipped"] += 1  # another worker has it, or it changed (unsubscribed, cancelled)
+        counts[outcome] += 1  # skipped: another worker has it, or it changed (unsubscribed, cancelled)
+    if record is not None:  # nothing left to claim
+        claims.record(record[0], **record[1])
     return None
 
 
@@ -186,41 +199,6 @@ def _quarantine_of(campaign: Campaign) -> Quarantine:
     return campaign._quarantine
 
 
-def _quarantined_at_claim(invitation: Invitation, counts) -> bool:
-    """The contact policy, checked once more under a lock on the customer: two invitations of one
-    customer due together (two deferred campaigns, in one chunk or in two workers) must not both go
-    out. Whoever claims second sees the first as sending or sent, and defers or holds back."""
-    quarantine = _quarantine_of(invitation.campaign)
-    if not quarantine.global_days and not quarantine.campaign_days:
-        return False  # no quarantine to keep: spare the lock and the look-up
-    now = timezone.now()
-    # Serialises claims per customer (PostgreSQL row lock; SQLite's write lock serialises anyway).
-    list(Customer.objects.select_for_update().filter(pk=invitation.customer_id).values_list("pk"))
-    surveyed_at = Coalesce("sent_at", "claimed_at")
-    last = (
-        Invitation.objects.filter(customer_id=invitation.customer_id)
-        .exclude(pk=invitation.pk)
-        .filter(Q(sent_at__isnull=False) | Q(status=InvitationStatus.SENDING))
-        .aggregate(
-            last_any=Max(surveyed_at),
-            last_here=Max(surveyed_at, filter=Q(campaign_id=invitation.campaign_id)),
-        )
-    )
-    allowed_at = quarantine.allowed_at(last["last_any"], last["last_here"])
-    if allowed_at is None or allowed_at <= now:
-        return False
-    queued = Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.QUEUED)
-    if invitation.campaign.defer_held_back:
-        queued.update(held_back_reason=HeldBackReason.QUARANTINED, send_after=allowed_at, dispatched_at=None)
-        counts["deferred"] += 1
-    else:
-        queued.update(
-            status=InvitationStatus.HELD_BACK, held_back_reason=HeldBackReason.QUARANTINED, held_back_at=now
-        )
-        counts["held_back"] += 1
-    return True
-
-
 def _keep_open(connection) -> None:
     """One SMTP session for a whole chunk: send() on a connection not yet open opens one and closes
     it again, a TCP connect, EHLO and QUIT per email. Reopens after a failure closed it. Not for the
@@ -230,12 +208,12 @@ def _keep_open(connection) -> None:
         connection.open()
 
 
-def _deliver(invitation: Invitation, connection) -> tuple[str, dict]:
+def _deliver(invitation: Invitation, emails: InvitationEmails, connection) -> tuple[str, dict]:
     """Send a claimed invitation's email; returns the outcome and the ledger fields to record."""
     invitation.expires_at = timezone.now() + timedelta(days=invitation.campaign.expires_after_days)
     try:
         _keep_open(connection)
-        invitation_email(invitation, connection=connection).send()
+        send(emails.email(invitation, connection=connection), connection)
     except smtplib.SMTPRecipientsRefused as exc:
         fields = {"status": InvitationStatus.BOUNCED, "bounced_at": timezone.now()}
         return "bounced", fields | {"last_error": str(exc)[:2000]}
@@ -262,11 +240,6 @@ def _deliver(invitation: Invitation, connection) -> tuple[str, dict]:
     }
 
 
-def _finish(invitation: Invitation, **fields) -> None:
-    # Only from "sending": if the customer clicked the link before this ran, it is opened already.
-    Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.SENDING).update(**fields)
-
-
 def _first_reminder_at(campaign: Campaign, sent_at: datetime) -> datetime | None:
     if not campaign.reminder_count:
         return None
@@ -281,7 +254,7 @@ def invitations_remind(*, reminders: list[list[int]]) -> dict:
     invitations = Invitation.objects.filter(pk__in=expected, status__in=OPEN_STATUSES).select_related(
         "customer", "campaign"
     )
-    connection = get_connection()
+    connection, emails = get_connection(), InvitationEmails()
     try:
         for invitation in invitations:
             campaign, sent = invitation.campaign, expected[invitation.pk]
@@ -303,7 +276,7 @@ def invitations_remind(*, reminders: list[list[int]]) -> dict:
                 continue
             try:
                 _keep_open(connection)
-                invitation_email(invitation, reminder=number, connection=connection).send()
+                send(emails.email(invitation, reminder=number, connection=connection), connection)
                 counts["reminded"] += 1
             except Exception as exc:  # noqa: BLE001 - a reminder is a courtesy: log, never retry twice
                 log.warning("survey invitation %s: reminder %s failed: %s", invitation.pk, number, exc)

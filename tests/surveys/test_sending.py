@@ -1,5 +1,6 @@
 """Sending, reminders, the sweep and answering, through the services (tasks run inline)."""
 
+import re
 import smtplib
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from customers.models import Event
 from surveys import services
-from surveys.models import Invitation, InvitationStatus, Response, SurveyOptOut
+from surveys.models import ContactPolicy, Invitation, InvitationStatus, Response, SurveyOptOut
 from surveys.selectors import campaign_funnel
 from tests.factories import CustomerFactory, email_campaign
 
@@ -265,3 +266,149 @@ def test_two_deferred_invitations_of_one_customer_due_together_send_one_and_defe
     assert waiting.send_after == sent.sent_at + timedelta(days=30)
     at(waiting.send_after + timedelta(minutes=1), services.survey_sweep)
     assert len(mail.outbox) == 2
+
+
+def build_without_sending(campaign, moment):
+    """Launch and build a campaign's invitations, leaving them queued: no on-commit work runs."""
+    with time_machine.travel(moment):
+        services.campaign_launch(campaign=campaign)
+        services.campaign_run(campaign_id=campaign.pk)
+    return list(Invitation.objects.filter(campaign=campaign).order_by("pk"))
+
+
+@pytest.mark.parametrize("defer", [True, False])
+def test_a_claim_refused_by_another_workers_email_in_flight_defers_or_holds_back(at, defer):
+    customer = CustomerFactory()
+    start = timezone.now()
+    (in_flight,) = build_without_sending(email_campaign(name="A"), start)
+    # Another worker has claimed it and is sending it right now: nothing is "sent" yet, so only the
+    # claim, under the customer's lock, can see it.
+    Invitation.objects.filter(pk=in_flight.pk).update(status=InvitationStatus.SENDING, claimed_at=start)
+
+    at(start + timedelta(minutes=1), services.campaign_launch, campaign=email_campaign(defer_held_back=defer))
+
+    assert not mail.outbox
+    later = Invitation.objects.exclude(pk=in_flight.pk).get(customer=customer)
+    assert (later.held_back_reason, later.attempts) == ("quarantined", 0)
+    if defer:
+        assert later.status == "queued" and later.send_after == start + timedelta(days=30)
+    else:
+        assert later.status == "held_back" and later.held_back_at
+
+
+class StopsTheCampaign(EmailBackend):
+    """The outbox, and meanwhile campaign "Stopped" is stopped: what it has queued is cancelled."""
+
+    def send_messages(self, messages):
+        stopped = Invitation.objects.filter(campaign__name="Stopped", status=InvitationStatus.QUEUED)
+        stopped.update(status=InvitationStatus.CANCELLED)
+        return super().send_messages(messages)
+
+
+@pytest.mark.parametrize("quarantine_days", [30, 0])
+def test_a_claim_refused_because_the_invitation_changed_skips_it(settings, quarantine_days):
+    ContactPolicy.objects.update_or_create(pk=1, defaults={"quarantine_days": quarantine_days})
+    settings.EMAIL_BACKEND = "tests.surveys.test_sending.StopsTheCampaign"
+    CustomerFactory.create_batch(2)
+    first, second = build_without_sending(email_campaign(name="Stopped"), timezone.now())
+
+    counts = services.invitations_send(invitation_ids=[first.pk, second.pk])
+
+    assert counts == {"sent": 1, "skipped": 1} and len(mail.outbox) == 1
+    first.refresh_from_db(), second.refresh_from_db()
+    assert (first.status, first.attempts) == ("sent", 1)
+    assert (second.status, second.attempts) == ("cancelled", 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claims_in_transactions_of_their_own_send_defer_and_skip_as_inside_one(settings):
+    """The worker's case (no surrounding transaction): on PostgreSQL each claim is a transaction of
+    its own, BEGIN to COMMIT in one round trip, and a refused one is looked into under the lock
+    taken again."""
+    settings.EMAIL_BACKEND = "tests.surveys.test_sending.StopsTheCampaign"
+    start = timezone.now()
+    deferring, elsewhere, stopping = email_campaign(), email_campaign(), email_campaign(name="Stopped")
+    busy, free, stopped = CustomerFactory.create_batch(3)
+    Invitation.objects.create(
+        campaign=elsewhere, customer=busy, language="en", status=InvitationStatus.SENDING, claimed_at=start
+    )
+    waiting = Invitation.objects.create(campaign=deferring, customer=busy, language="en")
+    sent = Invitation.objects.create(campaign=deferring, customer=free, language="en")
+    cancelled = Invitation.objects.create(campaign=stopping, customer=stopped, language="en")
+
+    counts = services.invitations_send(invitation_ids=[waiting.pk, sent.pk, cancelled.pk])
+
+    assert counts == {"deferred": 1, "sent": 1, "skipped": 1} and mail.outbox[0].to == [free.email]
+    waiting.refresh_from_db(), sent.refresh_from_db(), cancelled.refresh_from_db()
+    assert (waiting.status, waiting.held_back_reason) == ("queued", "quarantined")
+    assert waiting.send_after == start + timedelta(days=30)
+    assert (sent.status, sent.attempts, cancelled.status) == ("sent", 1, "cancelled")
+
+
+def test_invitation_emails_are_written_as_django_writes_them():
+    """InvitationEmails writes its messages itself (surveys/services/mail.py): the same bytes as
+    Django's message().as_bytes(), but for the MIME boundary's random number and the Date."""
+    from django.core.mail import EmailMultiAlternatives
+
+    from surveys.services.mail import InvitationEmails
+
+    start = timezone.now()
+    plain = email_campaign()
+    own_subject = email_campaign(email_subject={"en": "How did we do? " * 6, "ru": "Как мы справились?"})
+    for number, name in enumerate(["Ann", "Анна Ж.", "<b>O'Brien & Sons</b>", "Ö" * 200]):
+        CustomerFactory(name=name, language=["en", "ru"][number % 2])
+    invitations = build_without_sending(plain, start) + build_without_sending(own_subject, start)
+    invitations = Invitation.objects.filter(pk__in=[i.pk for i in invitations]).select_related(
+        "customer", "campaign"
+    )
+    emails = InvitationEmails()
+    unify = re.compile(rb"={15}\d{19}==|Date: [^\r\n]*")
+
+    def same_as_djangos(email):
+        djangos = EmailMultiAlternatives.message(email).as_bytes(linesep="\r\n")
+        for linesep in ("\r\n", "\n"):
+            expected = djangos.replace(b"\r\n", linesep.encode())
+            assert unify.sub(b"", email.message().as_bytes(linesep=linesep)) == unify.sub(b"", expected)
+
+    for invitation in invitations:
+        invitation.expires_at = start + timedelta(days=30)
+        for reminder in (0, 1):
+            same_as_djangos(emails.email(invitation, reminder=reminder))
+    email = emails.email(invitations[0])
+    email.body += "y" * 1000  # a line over 998 bytes: Django's quoted-printable, not ours
+    same_as_djangos(email)
+
+
+class RecordingSMTP:
+    """An open SMTP session's sendmail(), recorded."""
+
+    def __init__(self):
+        self.sent = []
+
+    def sendmail(self, sender, recipients, data):
+        self.sent.append((sender, recipients, re.sub(rb"={15}\d{19}==|Date: [^\r\n]*", b"", data)))
+
+
+def test_an_invitation_goes_over_an_open_smtp_session_as_djangos_smtp_backend_sends_it():
+    from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+
+    from surveys.services.mail import InvitationEmails, send
+
+    addresses = ["anna@example.com", "o'brien+cx@mail.example.co.uk", "ünal@exämple.com", "a.b@[127.0.0.1]"]
+    for address in addresses:
+        CustomerFactory(email=address)
+    backend = SMTPBackend()
+    backend.connection = RecordingSMTP()
+    emails = InvitationEmails()
+    for invitation in build_without_sending(email_campaign(), timezone.now()):
+        email = emails.email(invitation)
+        send(email, backend)
+        backend._send(email)  # what email.send() does on an open connection
+        ours, djangos = backend.connection.sent[-2:]
+        assert ours == djangos
+    assert [recipients for _, recipients, _ in backend.connection.sent[::2]] == [
+        ["anna@example.com"],
+        ["o'brien+cx@mail.example.co.uk"],
+        ["=?utf-8?b?w7xuYWw=?=@xn--exmple-cua.com"],
+        ["a.b@[127.0.0.1]"],
+    ]
