@@ -10,7 +10,6 @@ import logging
 import math
 import zoneinfo
 from datetime import datetime, tzinfo
-from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,6 +21,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import get_usage
 
+from cxplatform.public import public_page
+
 from . import selectors, services, texts
 from .forms import TRAP_FIELD, WebFeedbackForm, form_stamp
 from .models import ClockState, FeedbackItem, ItemStatus, Target
@@ -30,26 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Posts of the web form per client IP (django-ratelimit's "count/period"); invalid posts count too.
 FORM_RATE = "10/h"
-
-
-def public_page(referrer_policy: str = "no-referrer"):
-    """Headers for a public page: not indexed, not cached, its address not sent on as a Referer.
-    The form says `same-origin`: under `no-referrer` browsers post it with `Origin: null`, which
-    Django's CSRF check refuses (surveys.views.public_page has the same rule; the apps do not
-    import each other)."""
-
-    def decorate(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            response = view(request, *args, **kwargs)
-            response["X-Robots-Tag"] = "noindex, nofollow"
-            response["Referrer-Policy"] = referrer_policy
-            response["Cache-Control"] = "no-store"
-            return response
-
-        return wrapped
-
-    return decorate
 
 
 def _request_language(request: HttpRequest) -> tuple[str, bool]:

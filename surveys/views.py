@@ -8,7 +8,6 @@ page or pass its address on.
 import math
 import secrets
 from dataclasses import dataclass
-from functools import wraps
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,6 +16,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
+
+from cxplatform.public import public_page
 
 from . import selectors, services, texts
 from .models import (
@@ -34,26 +35,6 @@ from .models import (
 BROWSER_COOKIE = "survey_browser"
 BROWSER_COOKIE_AGE = 400 * 24 * 3600  # the longest a browser keeps a cookie (Chrome's cap)
 AUTOSAVE_FIELD = "partial"
-
-
-def public_page(referrer_policy: str = "no-referrer"):
-    """Headers for a page whose address is a secret: not indexed, not cached, its address not sent
-    on as a Referer. A page with a CSRF-protected form says `same-origin` instead: under
-    `no-referrer` browsers post its form with `Origin: null`, which Django's CSRF check refuses;
-    `same-origin` still sends nothing to any other site."""
-
-    def decorate(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            response = view(request, *args, **kwargs)
-            response["X-Robots-Tag"] = "noindex, nofollow"
-            response["Referrer-Policy"] = referrer_policy
-            response["Cache-Control"] = "no-store"
-            return response
-
-        return wrapped
-
-    return decorate
 
 
 @dataclass
