@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from customers.models import ClientType, ServiceClass
+from cxplatform.validation import choice_list_errors
 
 from .choices import Channel, ItemKind, Priority
 
@@ -186,18 +187,10 @@ class SlaPolicy(models.Model):
         return self.name
 
     def clean(self):
-        errors = {}
-        for name, allowed in (
-            ("priorities", Priority),
-            ("kinds", ItemKind),
-            ("channels", Channel),
-            ("service_classes", ServiceClass),
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                errors[name] = f"A list of values, any of: {', '.join(allowed.values)}."
-            elif unknown := [v for v in value if v not in allowed.values]:
-                errors[name] = f"Unknown {', '.join(unknown)}; use {', '.join(allowed.values)}."
+        errors = choice_list_errors(
+            self,
+            {"priorities": Priority, "kinds": ItemKind, "channels": Channel, "service_classes": ServiceClass},
+        )
         if (
             self.first_response_minutes
             and self.resolution_minutes

@@ -204,15 +204,7 @@ def item_transition(
                 clock_resume(clock, now=now)  # where it stood: the business time used is kept
     item.status = to
     item.save()
-    ItemChange.objects.create(
-        item=item,
-        field=ItemChange.Field.STATUS,
-        old_value=previous,
-        new_value=to,
-        note=note,
-        changed_by=by,
-        changed_at=now,
-    )
+    _record_move(item, previous, to, note=note, by=by, now=now)
     if to == ItemStatus.RESOLVED:
         _record_event(item, EventKind.COMPLAINT_RESOLVED, now)
     elif to == ItemStatus.REOPENED:
@@ -233,18 +225,25 @@ def item_reply(*, item_id: int, body: str, by=None, now: datetime | None = None)
     if item.first_response_at is None:
         item.first_response_at = now
     if item.status in (ItemStatus.NEW, ItemStatus.REOPENED):
-        ItemChange.objects.create(
-            item=item,
-            field=ItemChange.Field.STATUS,
-            old_value=item.status,
-            new_value=ItemStatus.IN_PROGRESS,
-            note="Replied to the customer.",
-            changed_by=by,
-            changed_at=now,
+        _record_move(
+            item, item.status, ItemStatus.IN_PROGRESS, note="Replied to the customer.", by=by, now=now
         )
         item.status = ItemStatus.IN_PROGRESS
     item.save()
     return message
+
+
+def _record_move(item: FeedbackItem, previous: str, to: str, *, note: str, by, now: datetime) -> None:
+    """The history's line for a status move, whoever made it (an agent, or a reply that moved it)."""
+    ItemChange.objects.create(
+        item=item,
+        field=ItemChange.Field.STATUS,
+        old_value=previous,
+        new_value=to,
+        note=note,
+        changed_by=by,
+        changed_at=now,
+    )
 
 
 def _email_later(message_id: int) -> None:
@@ -272,15 +271,7 @@ def item_customer_message(*, item_id: int, body: str, by=None, now: datetime | N
     if item.status == ItemStatus.WAITING:
         for clock in _clocks(item, ClockState.PAUSED):
             clock_resume(clock, now=now)
-        ItemChange.objects.create(
-            item=item,
-            field=ItemChange.Field.STATUS,
-            old_value=item.status,
-            new_value=ItemStatus.IN_PROGRESS,
-            note="The customer replied.",
-            changed_by=by,
-            changed_at=now,
-        )
+        _record_move(item, item.status, ItemStatus.IN_PROGRESS, note="The customer replied.", by=by, now=now)
         item.status = ItemStatus.IN_PROGRESS
         item.save()
     policy = item.sla_policy

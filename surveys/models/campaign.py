@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from customers.models import ClientType, Customer, EventKind, LifecycleStage, Segment, ServiceClass
+from cxplatform.validation import choice_list_errors
 
 from .survey import Survey
 
@@ -156,13 +157,9 @@ class Campaign(models.Model):
         return self.status in (self.Status.SCHEDULED, self.Status.RUNNING)
 
     def clean(self):
-        errors = {}
-        for name, allowed in (("lifecycle_stages", LifecycleStage), ("service_classes", ServiceClass)):
-            value = getattr(self, name)
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                errors[name] = f"A list of values, any of: {', '.join(allowed.values)}."
-            elif unknown := [v for v in value if v not in allowed.values]:
-                errors[name] = f"Unknown {', '.join(unknown)}; use {', '.join(allowed.values)}."
+        errors = choice_list_errors(
+            self, {"lifecycle_stages": LifecycleStage, "service_classes": ServiceClass}
+        )
         if self.kind == self.Kind.RECURRING and not self.repeat_every_days:
             errors["repeat_every_days"] = "A recurring campaign needs its interval in days."
         if self.kind != self.Kind.RECURRING and self.repeat_every_days:
